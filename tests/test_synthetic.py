@@ -1,0 +1,132 @@
+"""The synthetic generator and the embedded demo region against real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import cKDTree
+
+from optimizer.errors import DataError
+from optimizer.synthetic import generate_region, iter_reference_pairs, load_facts
+
+REPO = Path(__file__).resolve().parents[1]
+FACTS = REPO / "data" / "facts" / "pohjois-karjala.toml"
+
+
+@pytest.fixture(scope="module")
+def facts():
+    return load_facts(FACTS)
+
+
+def test_facts_table_matches_real_populations_and_centres(facts, shared_data):
+    real = pd.read_csv(
+        shared_data / "finland" / "north_karelia_municipalities.csv", dtype={"kunta": str}
+    ).set_index("kunta")
+    assert {m.code for m in facts.municipalities} == set(real.index)
+    for m in facts.municipalities:
+        assert m.population == real.at[m.code, "pop_2022_sotkanet"], m.name
+        assert m.name == real.at[m.code, "municipality_name_fi"]
+        assert m.lon == pytest.approx(real.at[m.code, "centre_lon"], abs=1e-6)
+        assert m.lat == pytest.approx(real.at[m.code, "centre_lat"], abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_grid_totals_equal_facts_exactly(tiny_facts, seed):
+    gen = generate_region(tiny_facts, seed=seed)
+    totals = gen.population.groupby("municipality")["population"].sum()
+    for m in tiny_facts.municipalities:
+        assert totals[m.code] == m.population
+    assert (gen.population["population"] > 0).all()
+    # cells are whole-km squares aligned like Statistics Finland's grid
+    b = gen.population.geometry.bounds
+    assert np.allclose(b.minx % 1000, 0) and np.allclose(b.maxy - b.miny, 1000)
+    # ages are suppressed below 10 residents, and add up where given
+    small = gen.population["population"] < 10
+    assert gen.population.loc[small, "age_0_14"].isna().all()
+    big = gen.population[~small]
+    assert np.allclose(big[["age_0_14", "age_15_64", "age_65_plus"]].sum(axis=1), big.population)
+
+
+def test_generation_is_reproducible(tiny_facts):
+    a = generate_region(tiny_facts, seed=3)
+    b = generate_region(tiny_facts, seed=3)
+    c = generate_region(tiny_facts, seed=4)
+    pd.testing.assert_frame_equal(
+        a.population.drop(columns="geometry"), b.population.drop(columns="geometry")
+    )
+    assert not a.population["population"].equals(c.population["population"])
+    assert nx.utils.graphs_equal(a.roads, b.roads)
+
+
+def test_generated_roads_are_strongly_connected(tiny_facts):
+    g = generate_region(tiny_facts).roads
+    assert nx.is_strongly_connected(g)
+    for _, _, d in g.edges(data=True):
+        assert d["travel_time"] > 0 and d["length"] > 0
+        assert d["travel_time"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6))
+
+
+def test_demo_population_lies_in_real_municipal_boundaries(demo_region, shared_data):
+    real = gpd.read_file(shared_data / "finland" / "north_karelia_municipalities_3067.geojson")
+    cells = demo_region.population
+    pts = gpd.GeoDataFrame(
+        cells[["population", "municipality"]], geometry=cells.geometry.centroid, crs=cells.crs
+    )
+    joined = gpd.sjoin(pts, real[["kunta", "geometry"]], how="left", predicate="within")
+    inside = joined["kunta"] == joined["municipality"]
+    share = (joined["population"] * inside).groupby(joined["municipality"]).sum() / (
+        joined.groupby("municipality")["population"].sum()
+    )
+    assert set(share.index) == set(real["kunta"])
+    assert (share >= 0.80).all(), share[share < 0.80].to_dict()
+
+
+def test_demo_population_equals_real_2022_totals(demo_region, shared_data):
+    real = pd.read_csv(
+        shared_data / "finland" / "north_karelia_municipalities.csv", dtype={"kunta": str}
+    ).set_index("kunta")["pop_2022_sotkanet"]
+    got = demo_region.population.groupby("municipality")["population"].sum()
+    pd.testing.assert_series_equal(
+        got.sort_index(), real.sort_index().astype(float), check_names=False
+    )
+
+
+def test_demo_driving_times_within_25_percent_of_real(demo_region, facts):
+    g = demo_region.roads
+    nodes = np.array(list(g.nodes))
+    xy = np.array([(g.nodes[n]["x"], g.nodes[n]["y"]) for n in nodes])
+    tree = cKDTree(xy)
+    sites = demo_region.sites.set_index("name")
+
+    def node_of(name: str):
+        p = sites.at[name, "geometry"]
+        return nodes[tree.query([p.x, p.y])[1]]
+
+    pairs = list(iter_reference_pairs(facts))
+    assert {(a, b) for a, b, _ in pairs} == {
+        ("Joensuu", "Lieksa"),
+        ("Joensuu", "Kitee"),
+        ("Joensuu", "Nurmes"),
+    }
+    for a, b, real_min in pairs:
+        got = nx.shortest_path_length(g, node_of(a), node_of(b), weight="travel_time") / 60
+        assert abs(got - real_min) <= 0.25 * real_min, (a, b, got, real_min)
+
+
+def test_facts_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    text = (REPO / "tests" / "data" / "facts_tiny.toml").read_text()
+    bad.write_text(text.replace('municipality = "002"', 'municipality = "777"'))
+    with pytest.raises(DataError, match="777"):
+        load_facts(bad)
+    bad.write_text(text.replace("centre_share = 0.7", "centre_share = 1.4"))
+    with pytest.raises(DataError, match=r"001.*sum"):
+        load_facts(bad)
+    bad.write_text(text.replace('via = ["Beta", "Gamma"]', 'via = ["Beta", "Delta"]'))
+    with pytest.raises(DataError, match="Delta"):
+        load_facts(bad)
