@@ -126,6 +126,11 @@ def fetch_command(
     region: Annotated[str, typer.Argument(help="Mainland region: name, slug or code.")],
     out: Annotated[Path | None, typer.Option(help="Bundle folder (default: cache).")] = None,
     year: Annotated[int, typer.Option(help="Population grid year.")] = 2022,
+    roads_file: Annotated[
+        Path | None,
+        typer.Option(help="Read roads from a local .osm.pbf/.graphml/.gpkg instead of Overpass."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
 ) -> None:
     """Build a real bundle from Statistics Finland WFS and OpenStreetMap (online)."""
     from rich.progress import Progress
@@ -138,7 +143,13 @@ def fetch_command(
         target = out or settings.cache_dir / "regions" / reg.slug
         with Progress(console=err_console, transient=True) as progress:
             path = fetch_region(
-                reg, out_dir=target, year=year, progress=progress, settings=settings
+                reg,
+                out_dir=target,
+                year=year,
+                progress=progress,
+                settings=settings,
+                roads_file=roads_file,
+                overwrite=overwrite,
             )
     except OptimizerError as exc:
         raise _fail(exc) from exc
@@ -188,6 +199,31 @@ def bundle_command(
     except OptimizerError as exc:
         raise _fail(exc) from exc
     console.print(f"wrote bundle [bold]{path}[/]")
+
+
+@app.command("synth")
+def synth_command(
+    finland_dir: Annotated[
+        Path, typer.Option(help="Folder with the national tables (e.g. ../shared/data/finland).")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder to write the bundles into.")],
+    regions: Annotated[
+        str, typer.Option(help="'all' or comma-separated maakunta codes, e.g. 12,19.")
+    ] = "all",
+    overwrite: Annotated[bool, typer.Option(help="Replace existing bundles.")] = False,
+) -> None:
+    """Build SYNTHETIC bundles for mainland regions (the offline national test set)."""
+    from optimizer.synthetic import write_national_bundles
+
+    codes = None if regions == "all" else [c.strip() for c in regions.split(",") if c.strip()]
+    try:
+        paths = write_national_bundles(
+            finland_dir=finland_dir, out_root=out, codes=codes, overwrite=overwrite
+        )
+    except OptimizerError as exc:
+        raise _fail(exc) from exc
+    for path in paths:
+        console.print(f"{path} [yellow](synthetic grid and roads)[/]")
 
 
 if __name__ == "__main__":  # pragma: no cover

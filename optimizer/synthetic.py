@@ -63,6 +63,7 @@ __all__ = [
     "generate_region",
     "iter_reference_pairs",
     "load_facts",
+    "write_national_bundles",
     "write_synthetic_bundle",
 ]
 
@@ -782,3 +783,45 @@ def write_synthetic_bundle(
         ),
     )
     return save_region(region, out_dir, overwrite=overwrite)
+
+
+def write_national_bundles(
+    *,
+    finland_dir: str | Path,
+    out_root: str | Path,
+    codes: Iterable[str | int] | None = None,
+    year: int = 2022,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write synthetic bundles for mainland regions (the offline national test set).
+
+    Parameters
+    ----------
+    finland_dir
+        Folder with the national tables (see :func:`facts_from_finland`).
+    out_root
+        Each region is written to ``out_root/<slug>``.
+    codes
+        Maakunta codes; all 18 mainland regions when ``None``.
+    year
+        Population year.
+    overwrite
+        Replace existing bundles; otherwise existing ones are kept as they are.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The bundle folders, in code order.
+    """
+    if codes is None:
+        key = pd.read_csv(Path(finland_dir) / "municipality_key_2023.csv")
+        codes = sorted(int(c) for c in key["maakunta_code"].unique() if int(c) != 21)
+    out: list[Path] = []
+    for code in codes:
+        facts = facts_from_finland(code, finland_dir=finland_dir, year=year, seed=int(code))
+        target = Path(out_root) / facts.slug
+        if target.exists() and not overwrite:
+            out.append(target)
+            continue
+        out.append(write_synthetic_bundle(facts, target, overwrite=overwrite))
+    return out
