@@ -72,9 +72,7 @@ import ast
 import contextlib
 import logging
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -92,6 +90,7 @@ from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import transform as shapely_transform
 
+from optimizer._io import atomic_path
 from optimizer.errors import BundleNotFoundError, NetworkError, SourceUnavailableError
 from optimizer.settings import Settings, get_settings
 
@@ -370,23 +369,6 @@ def largest_strong_component(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
         total = graph.number_of_nodes()
         logger.info("kept the strongly connected core: dropped %d of %d nodes", dropped, total)
     return graph.subgraph(core).copy()
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
-    tmp_path.unlink()  # writers create the file themselves
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 def _bbox_polygon_wgs84(
@@ -669,7 +651,7 @@ def network_to_graphml(graph: nx.MultiDiGraph, path: str | Path) -> Path:
     import osmnx as ox
 
     path = Path(path)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         ox.save_graphml(graph, tmp)
     return path
 
@@ -694,7 +676,7 @@ def network_to_gpkg(graph: nx.MultiDiGraph, path: str | Path) -> Path:
     import osmnx as ox
 
     path = Path(path)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         ox.save_graph_geopackage(graph, tmp, directed=True)
     return path
 

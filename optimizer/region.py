@@ -25,8 +25,6 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-import shutil
-import tempfile
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -41,6 +39,7 @@ import pandas as pd
 import tomli_w
 
 from optimizer import network, population, sources
+from optimizer._io import atomic_dir
 from optimizer.errors import (
     BundleNotFoundError,
     CRSError,
@@ -465,52 +464,33 @@ def save_region(
         If the folder exists (and ``overwrite`` is false) or cannot be written.
     """
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists; pass overwrite=True to replace it")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write a bundle to {target}: {exc}") from exc
-    try:
-        _write_vector(region.population, tmp / _DEFAULT_FILES["population"], "population")
-        network.network_to_gpkg(region.roads, tmp / _DEFAULT_FILES["roads"])
-        _write_vector(region.sites, tmp / _DEFAULT_FILES["sites"], "sites")
-        if region.boundary is not None:
-            region.boundary.to_file(tmp / _DEFAULT_FILES["boundary"], driver="GPKG")
-        meta: dict[str, Any] = {
-            "name": region.name,
-            "slug": region.slug,
-            "code": region.code,
-            "year": region.year,
-            "crs": region.crs,
-            "layers": {
-                k: v
-                for k, v in _DEFAULT_FILES.items()
-                if k != "boundary" or region.boundary is not None
-            },
-            "synthetic": dict(region.meta.synthetic),
-            "sources": dict(region.meta.sources),
-            "licences": dict(region.meta.licences),
-        }
-        if region.meta.notes:
-            meta["notes"] = region.meta.notes
-        (tmp / "region.toml").write_text(tomli_w.dumps(meta), encoding="utf-8")
-        tmp.chmod(0o755)  # mkdtemp makes it private
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"cannot write a bundle to {target}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    meta: dict[str, Any] = {
+        "name": region.name,
+        "slug": region.slug,
+        "code": region.code,
+        "year": region.year,
+        "crs": region.crs,
+        "layers": {
+            k: v
+            for k, v in _DEFAULT_FILES.items()
+            if k != "boundary" or region.boundary is not None
+        },
+        "synthetic": dict(region.meta.synthetic),
+        "sources": dict(region.meta.sources),
+        "licences": dict(region.meta.licences),
+    }
+    if region.meta.notes:
+        meta["notes"] = region.meta.notes
+    with atomic_dir(target, overwrite=overwrite) as tmp:
+        try:
+            _write_vector(region.population, tmp / _DEFAULT_FILES["population"], "population")
+            network.network_to_gpkg(region.roads, tmp / _DEFAULT_FILES["roads"])
+            _write_vector(region.sites, tmp / _DEFAULT_FILES["sites"], "sites")
+            if region.boundary is not None:
+                _write_vector(region.boundary, tmp / _DEFAULT_FILES["boundary"], "boundary")
+            (tmp / "region.toml").write_text(tomli_w.dumps(meta), encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write a bundle to {target}: {exc}") from exc
     logger.info("wrote bundle %s", target)
     return target
 

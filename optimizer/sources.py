@@ -48,9 +48,7 @@ import importlib.metadata
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -69,6 +67,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from optimizer import network as _network
+from optimizer._io import write_text_atomic
 from optimizer.errors import (
     BundleNotFoundError,
     DataError,
@@ -390,18 +389,6 @@ def _cache_path(settings: Settings, url: str, params: Mapping[str, str]) -> Path
     return settings.cache_dir / "downloads" / f"{digest}.json"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _exception_texts(text: str) -> list[str]:
     """Return the ExceptionText messages of an OGC ExceptionReport, if it is one."""
     try:
@@ -470,7 +457,7 @@ def _get_json(
             f"{url} answered for {what} with JSON that is not a GeoJSON FeatureCollection"
         )
     if cache:
-        _write_atomic(path, json.dumps(payload))
+        write_text_atomic(path, json.dumps(payload))
     return payload
 
 

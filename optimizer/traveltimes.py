@@ -88,7 +88,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -106,6 +105,7 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from optimizer._io import atomic_path
 from optimizer.errors import CRSError, DataError, NetworkError
 from optimizer.settings import get_settings
 
@@ -1202,21 +1202,12 @@ def _write_cache(path: Path, result: tuple[Any, Any]) -> None:
             "seconds": seconds.data,
             "metres": metres.data,
         }
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem[:16] + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_path(path) as tmp, tmp.open("wb") as handle:
             np.savez(handle, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; cache entries are not secret
-        os.replace(tmp, path)
-        tmp = None
         logger.debug("travel-time network costs cached in %s", path)
-    except OSError as exc:
+    except OSError as exc:  # OutputError is an OSError too
         logger.warning("could not write travel-time cache %s: %s", path, exc)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- validation

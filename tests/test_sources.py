@@ -844,7 +844,7 @@ class TestFetchRegion:
     def test_unwritable_destination(self, tmp_path, settings):
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("a file where the bundle's parent folder should be")
-        with pytest.raises(OutputError, match="cannot write a bundle to"):
+        with pytest.raises(OutputError, match="cannot create the folder"):
             fetch_region(
                 "08",
                 out_dir=blocker / "kymenlaakso",
