@@ -8,8 +8,9 @@ exits with status 2 (status 1 is reserved for "some regions of a batch failed").
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -224,6 +225,234 @@ def synth_command(
         raise _fail(exc) from exc
     for path in paths:
         console.print(f"{path} [yellow](synthetic grid and roads)[/]")
+
+
+def _estimate_rows(result: Any) -> list[tuple[str, str, str, str]]:
+    """Rows of the scenario / baseline / difference table."""
+    e, b, d = result.estimate, result.baseline, result.difference
+
+    def row(label: str, get: Callable[[Any], float], fmt: str) -> tuple[str, str, str, str]:
+        values = [get(x) for x in (e, b, d)]
+        diff = f"{values[2]:+{fmt}}" if values[2] is not None else "-"
+        return (label, f"{values[0]:{fmt}}", f"{values[1]:{fmt}}", diff)
+
+    rows = [
+        row("full points", lambda x: x.n_full, "d"),
+        row("remote points", lambda x: x.n_remote, "d"),
+    ]
+    for target, label in (("to_full", "full point"), ("to_any", "any point")):
+        for stat, name in (
+            ("mean_minutes", "mean"),
+            ("p50_minutes", "median"),
+            ("p90_minutes", "90th pct"),
+            ("p99_minutes", "99th pct"),
+        ):
+            rows.append(
+                row(
+                    f"{name} min to nearest {label}",
+                    lambda x, t=target, s=stat: getattr(getattr(x, t), s),
+                    ".1f",
+                )
+            )
+    for minutes in (30, 60, 90):
+        rows.append(
+            row(
+                f"residents within {minutes} min of any point (%)",
+                lambda x, k=minutes: 100 * getattr(x.to_any, f"share_within_{k}"),
+                ".1f",
+            )
+        )
+    rows += [
+        row("person-km per year", lambda x: x.travel.person_km, ",.0f"),
+        row("vehicle-km per year", lambda x: x.travel.vehicle_km, ",.0f"),
+        row("t CO2 per year", lambda x: x.travel.t_co2, ",.1f"),
+        row("site costs (EUR/yr)", lambda x: x.costs.sites_eur, ",.0f"),
+        row("travel time cost (EUR/yr)", lambda x: x.costs.travel_time_eur, ",.0f"),
+        row("CO2 cost (EUR/yr)", lambda x: x.costs.co2_eur, ",.0f"),
+        row("total annual cost (EUR)", lambda x: x.costs.total_eur, ",.0f"),
+    ]
+    return rows
+
+
+def _print_result(result: Any, paths: Any) -> None:
+    summary = result.summary
+    table = Table(title=f"{summary['region']['name']}: scenario {summary['scenario']['name']!r}")
+    for col, justify in (
+        ("", "left"),
+        ("scenario", "right"),
+        ("baseline", "right"),
+        ("difference", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in _estimate_rows(result):
+        table.add_row(*r)
+    console.print(table)
+    sites = Table(title="Chosen service points")
+    for col in ("site", "tier", "visits/yr", "residents served", "mean min"):
+        sites.add_column(col, justify="left" if col in ("site", "tier") else "right")
+    for load in result.estimate.sites:
+        sites.add_row(
+            load.name,
+            load.tier,
+            f"{load.visits:,.0f}",
+            f"{load.residents_served:,.0f}",
+            f"{load.mean_minutes:.1f}",
+        )
+    console.print(sites)
+    sol = summary["solution"]
+    gap = sol.get("gap")
+    console.print(
+        f"solver [bold]{sol['solver']}[/]: {sol['status']}, gap "
+        f"{'-' if gap is None else f'{100 * gap:.3g} %'}, {sol['seconds']:.1f} s"
+    )
+    if summary["region"]["synthetic_layers"]:
+        console.print(
+            "[yellow]note:[/] this region's "
+            f"{', '.join(summary['region']['synthetic_layers'])} layer(s) are synthetic."
+        )
+    if summary.get("assumptions"):
+        console.print(
+            f"[yellow]note:[/] {len(summary['assumptions'])} figure(s) of the scenario are "
+            "assumptions (listed in summary.json); set your own."
+        )
+    console.print(f"summary  {paths.summary}\nresults  {paths.results}\nmap      {paths.map}")
+
+
+@app.command("run")
+def run_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario TOML (default: the demo scenario).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/).")] = None,
+) -> None:
+    """Choose full and remote service points for a scenario and report the estimates."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from optimizer.scenario import load_scenario, run_scenario, write_outputs
+
+    settings = get_settings()
+    try:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("reading scenario", total=None)
+
+            def step(name: str) -> None:
+                bar.update(task, description=name)
+
+            scen = load_scenario(scenario, settings=settings)
+            result = run_scenario(scen, settings=settings, progress=step)
+            step("writing outputs")
+            paths = write_outputs(result, out, settings=settings)
+    except OptimizerError as exc:
+        raise _fail(exc) from exc
+    _print_result(result, paths)
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario TOML (default: the demo scenario).")
+    ] = None,
+    full: Annotated[str, typer.Option(help="Full points, e.g. 1..3 or 1,2,4.")] = "1..3",
+    remote: Annotated[str, typer.Option(help="Remote points, e.g. 0..8.")] = "0..8",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/).")] = None,
+) -> None:
+    """Run a scenario over a grid of full x remote point counts; write a table and a plot."""
+    from rich.progress import Progress
+
+    from optimizer.scenario import load_scenario, sweep
+
+    settings = get_settings()
+    try:
+        full_counts, remote_counts = (
+            _parse_counts(full, "--full"),
+            _parse_counts(remote, "--remote"),
+        )
+        scen = load_scenario(scenario, settings=settings)
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("sweep", total=len(full_counts) * len(remote_counts))
+
+            def step(name: str) -> None:
+                bar.update(task, description=name, advance=1 if name.startswith("solving") else 0)
+
+            result = sweep(
+                scen,
+                full_points=full_counts,
+                remote_points=remote_counts,
+                settings=settings,
+                progress=step,
+            )
+            paths = result.write(out or settings.output_dir / f"{scen.region}-{scen.name}-sweep")
+    except OptimizerError as exc:
+        raise _fail(exc) from exc
+    console.print(result.table.to_string(index=False))
+    console.print("\n".join(str(p) for p in paths))
+
+
+def _parse_counts(text: str, option: str) -> list[int]:
+    try:
+        if ".." in text:
+            lo, hi = (int(v) for v in text.split("..", 1))
+            counts = list(range(lo, hi + 1))
+        else:
+            counts = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"{option} takes a range like 1..3 or a list like 1,2,4") from exc
+    if not counts or min(counts) < 0:
+        raise typer.BadParameter(f"{option} needs at least one non-negative count, got {text!r}")
+    return counts
+
+
+@app.command("batch")
+def batch_command(
+    scenario: Annotated[Path, typer.Option(help="Scenario TOML (its region key is ignored).")],
+    out: Annotated[Path, typer.Option(help="Output folder: one folder per region + summary.")],
+    regions: Annotated[
+        str, typer.Option(help="'all' or comma-separated region codes, names or slugs.")
+    ] = "all",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler (default: local).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Workers of the local cluster (default: cores).")
+    ] = None,
+    bundles: Annotated[
+        Path | None, typer.Option(help="Extra folder of region bundles (e.g. from `synth`).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rerun regions whose outputs are complete.")] = False,
+) -> None:
+    """Run one scenario for many regions on Dask; write a national summary."""
+    from optimizer.batch import run_batch
+
+    try:
+        result = run_batch(
+            regions=regions,
+            scenario=scenario,
+            out_dir=out,
+            scheduler=scheduler,
+            workers=workers,
+            bundles=bundles,
+            force=force,
+            progress=True,
+            settings=get_settings(),
+        )
+    except OptimizerError as exc:
+        raise _fail(exc) from exc
+    table = Table(title="Batch")
+    for col in ("region", "status", "seconds", "error"):
+        table.add_column(col)
+    for run in result.regions:
+        table.add_row(run.region, run.status, f"{run.seconds:.1f}", run.error or "")
+    console.print(table)
+    console.print(f"national summary: {result.summary_csv}")
+    if result.failed:
+        err_console.print(f"[bold red]{len(result.failed)} region(s) failed[/]")
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":  # pragma: no cover

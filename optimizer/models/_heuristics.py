@@ -1,0 +1,504 @@
+"""Construction and local-search heuristics (warm starts and upper bounds).
+
+All searches are deterministic. The interchange moves are evaluated for all
+(open, closed) pairs at once with the fast-swap bookkeeping of Whitaker
+(1983) and Resende and Werneck (2007): for the current open set keep each
+row's nearest and second-nearest open site; then
+
+    delta(l out, j in) = -gain(j) + loss(l) - extra(l, j)
+
+where ``gain(j) = sum_i w_i (d1_i - c_ij)^+``, ``loss(l)`` is what the rows
+served by ``l`` lose when they fall back to their second-nearest site, and
+``extra(l, j) = sum_{i: phi(i) = l} w_i (d2_i - max(c_ij, d1_i))^+`` corrects
+for rows served by ``l`` that ``j`` would take over.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+__all__: list[str] = []
+
+
+def finite_big(cost: NDArray[np.float64], w: NDArray[np.float64]) -> float:
+    """A penalty for unreachable pairs that dominates every finite objective."""
+    fin = cost[np.isfinite(cost)]
+    maxfin = float(fin.max()) if fin.size else 1.0
+    wpos = w[w > 0]
+    wmin = float(wpos.min()) if wpos.size else 1.0
+    return (float(w.sum()) * (maxfin + 1.0) + 1.0) / wmin
+
+
+def penalised(cost: NDArray[np.float64], big: float) -> NDArray[np.float64]:
+    """Copy of ``cost`` with ``inf`` replaced by ``big``."""
+    return np.where(np.isfinite(cost), cost, big)
+
+
+class Flow:
+    """Nearest/second-nearest bookkeeping of one weighted flow over an open set."""
+
+    def __init__(self, cost: NDArray[np.float64], w: NDArray[np.float64], big: float) -> None:
+        keep = w > 0
+        self.C = penalised(cost[keep], big)
+        self.w = w[keep]
+        self.big = big
+        self.n, self.m = self.C.shape
+
+    def state(self, open_cols: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """Return ``d1, d2, phi`` (phi = position in ``open_cols`` of the nearest)."""
+        n = self.n
+        k = open_cols.size
+        if k == 0:
+            big = np.full(n, self.big * 10)
+            return big, big.copy(), np.zeros(n, dtype=np.int64)
+        sub = self.C[:, open_cols]
+        if k == 1:
+            return sub[:, 0].copy(), np.full(n, self.big * 10), np.zeros(n, dtype=np.int64)
+        part = np.argpartition(sub, 1, axis=1)[:, :2]
+        vals = np.take_along_axis(sub, part, axis=1)
+        swap = (vals[:, 1] < vals[:, 0]) | ((vals[:, 1] == vals[:, 0]) & (part[:, 1] < part[:, 0]))
+        first = np.where(swap, part[:, 1], part[:, 0])
+        second = np.where(swap, part[:, 0], part[:, 1])
+        rows = np.arange(n)
+        return sub[rows, first], sub[rows, second], first.astype(np.int64)
+
+    def value(self, open_cols: NDArray[np.int64]) -> float:
+        """Weighted nearest-open cost (penalised)."""
+        if self.n == 0:
+            return 0.0
+        d1, _, _ = self.state(open_cols)
+        return float(self.w @ d1)
+
+    def gain(self, d1: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Saving of opening each site."""
+        if self.n == 0:
+            return np.zeros(self.m)
+        return self.w @ np.maximum(d1[:, None] - self.C, 0.0)
+
+    def loss(self, d1: NDArray[np.float64], d2: NDArray[np.float64], phi: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+        """Cost of closing each open site (by position)."""
+        return np.bincount(phi, weights=self.w * (d2 - d1), minlength=k)
+
+    def swap_delta(
+        self, d1: NDArray[np.float64], d2: NDArray[np.float64], phi: NDArray[np.int64], k: int
+    ) -> NDArray[np.float64]:
+        """``k x m`` change of this flow's cost for closing open position ``l`` and opening ``j``."""
+        if self.n == 0:
+            return np.zeros((k, self.m))
+        gain = self.gain(d1)
+        loss = self.loss(d1, d2, phi, k)
+        M = self.w[:, None] * np.maximum(d2[:, None] - np.maximum(self.C, d1[:, None]), 0.0)
+        E = sp.csr_matrix((np.ones(self.n), (phi, np.arange(self.n))), shape=(k, self.n))
+        extra = np.asarray(E @ M)
+        return -gain[None, :] + loss[:, None] - extra
+
+
+def greedy_add(
+    flow: Flow,
+    open_cols: NDArray[np.int64],
+    allowed: NDArray[np.bool_],
+    count: int,
+    site_cost: NDArray[np.float64] | None = None,
+) -> NDArray[np.int64]:
+    """Add ``count`` sites one by one, each time the one with the best net saving."""
+    cur = list(open_cols.tolist())
+    avail = allowed.copy()
+    avail[cur] = False
+    d1, _, _ = flow.state(np.asarray(cur, dtype=np.int64))
+    for _ in range(count):
+        if not avail.any():
+            break
+        g = flow.gain(d1)
+        if site_cost is not None:
+            g = g - site_cost
+        g = np.where(avail, g, -np.inf)
+        j = int(np.argmax(g))
+        cur.append(j)
+        avail[j] = False
+        d1 = np.minimum(d1, flow.C[:, j]) if flow.n else d1
+    return np.asarray(cur, dtype=np.int64)
+
+
+def interchange(
+    flow: Flow,
+    open_cols: NDArray[np.int64],
+    allowed: NDArray[np.bool_],
+    fixed: NDArray[np.bool_],
+    *,
+    max_iter: int = 500,
+) -> NDArray[np.int64]:
+    """Best-improvement swap search with a fixed number of open sites."""
+    S = np.asarray(open_cols, dtype=np.int64).copy()
+    if S.size == 0 or flow.n == 0:
+        return S
+    for _ in range(max_iter):
+        d1, d2, phi = flow.state(S)
+        delta = flow.swap_delta(d1, d2, phi, S.size)
+        closed_ok = allowed.copy()
+        closed_ok[S] = False
+        delta[:, ~closed_ok] = np.inf
+        delta[fixed[S], :] = np.inf
+        k = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        base = float(flow.w @ d1)
+        if not delta[k] < -1e-10 * max(1.0, abs(base)):
+            break
+        S[k[0]] = k[1]
+    return np.sort(S)
+
+
+def pmedian_heuristic(
+    cost: NDArray[np.float64],
+    w: NDArray[np.float64],
+    p: int,
+    allowed: NDArray[np.bool_],
+    required: NDArray[np.bool_],
+) -> NDArray[np.int64]:
+    """Greedy construction followed by interchange; returns ``p`` open columns."""
+    flow = Flow(cost, w, finite_big(cost, w))
+    req = np.nonzero(required)[0]
+    S = greedy_add(flow, req, allowed, p - req.size)
+    return interchange(flow, S, allowed, required)
+
+
+def pmedian_from_fractional(
+    cost: NDArray[np.float64],
+    w: NDArray[np.float64],
+    p: int,
+    allowed: NDArray[np.bool_],
+    required: NDArray[np.bool_],
+    y: NDArray[np.float64],
+) -> NDArray[np.int64]:
+    """Round an LP solution (largest ``y``) and improve it by interchange."""
+    flow = Flow(cost, w, finite_big(cost, w))
+    req = np.nonzero(required)[0]
+    score = np.where(allowed & ~required, y, -np.inf)
+    extra = np.argsort(-score, kind="stable")[: p - req.size]
+    S = np.concatenate([req, extra]).astype(np.int64)
+    return interchange(flow, S, allowed, required)
+
+
+def ufl_local_search(
+    flow: Flow,
+    open_cols: NDArray[np.int64],
+    allowed: NDArray[np.bool_],
+    fixed: NDArray[np.bool_],
+    site_cost: NDArray[np.float64],
+    *,
+    max_iter: int = 1000,
+) -> NDArray[np.int64]:
+    """Add / drop / swap search for the fixed-charge problem (at least one site open)."""
+    S = np.asarray(open_cols, dtype=np.int64).copy()
+    for _ in range(max_iter):
+        d1, d2, phi = flow.state(S)
+        base = float(flow.w @ d1) + float(site_cost[S].sum())
+        tol = 1e-10 * max(1.0, abs(base))
+        closed_ok = allowed.copy()
+        closed_ok[S] = False
+        add = -flow.gain(d1) + site_cost
+        add[~closed_ok] = np.inf
+        best = ("none", float(-tol), -1, -1)
+        j = int(np.argmin(add))
+        if add[j] < best[1]:
+            best = ("add", float(add[j]), j, -1)
+        if S.size >= 2:
+            drop = flow.loss(d1, d2, phi, S.size) - site_cost[S]
+            drop[fixed[S]] = np.inf
+            l_ = int(np.argmin(drop))
+            if drop[l_] < best[1]:
+                best = ("drop", float(drop[l_]), -1, l_)
+        if S.size >= 1 and flow.n:
+            sw = flow.swap_delta(d1, d2, phi, S.size) + site_cost[None, :] - site_cost[S][:, None]
+            sw[:, ~closed_ok] = np.inf
+            sw[fixed[S], :] = np.inf
+            k = np.unravel_index(int(np.argmin(sw)), sw.shape)
+            if sw[k] < best[1]:
+                best = ("swap", float(sw[k]), int(k[1]), int(k[0]))
+        kind, _, j, l_ = best
+        if kind == "none":
+            break
+        if kind == "add":
+            S = np.append(S, j)
+        elif kind == "drop":
+            S = np.delete(S, l_)
+        else:
+            S[l_] = j
+    return np.sort(S)
+
+
+def ufl_heuristic(
+    cost: NDArray[np.float64],
+    w: NDArray[np.float64],
+    site_cost: NDArray[np.float64],
+    allowed: NDArray[np.bool_],
+    required: NDArray[np.bool_],
+) -> NDArray[np.int64]:
+    """Greedy (while it pays) then add/drop/swap local search."""
+    flow = Flow(cost, w, finite_big(cost, w))
+    S = np.nonzero(required)[0].astype(np.int64)
+    if S.size == 0:
+        S = greedy_add(flow, S, allowed, 1, site_cost)
+    while True:
+        d1, _, _ = flow.state(S)
+        g = flow.gain(d1) - site_cost
+        avail = allowed.copy()
+        avail[S] = False
+        g[~avail] = -np.inf
+        j = int(np.argmax(g))
+        if not g[j] > 0:
+            break
+        S = np.append(S, j)
+    return ufl_local_search(flow, S, allowed, required, site_cost)
+
+
+class TwoTierSearch:
+    """Local search for the two-tier model (site states 0 = closed, 1 = full, 2 = remote).
+
+    Moves: swap within a tier, convert between tiers, add or drop a site of a
+    tier; all candidates of a move type are scored at once. Counts, budgets,
+    required and allowed sites are respected by every move; a hard coverage
+    standard and unreachable rows are priced with a dominating penalty.
+    """
+
+    def __init__(
+        self,
+        cost: NDArray[np.float64],
+        w_full: NDArray[np.float64],
+        w_any: NDArray[np.float64],
+        *,
+        cost_full: NDArray[np.float64],
+        cost_remote: NDArray[np.float64],
+        count_full: tuple[int, int],
+        count_remote: tuple[int, int],
+        budget_full: float,
+        budget_remote: float,
+        req_full: NDArray[np.bool_],
+        req_remote: NDArray[np.bool_],
+        cover: NDArray[np.bool_] | None,
+        cover_pen: NDArray[np.float64] | None,
+        hard: bool,
+    ) -> None:
+        big = finite_big(cost, w_full + w_any)
+        self.F = Flow(cost, w_full, big)
+        self.A = Flow(cost, w_any, big)
+        self.m = cost.shape[1]
+        self.cf, self.cr = cost_full, cost_remote
+        self.count_full, self.count_remote = count_full, count_remote
+        self.budget_full, self.budget_remote = budget_full, budget_remote
+        self.req_full, self.req_remote = req_full, req_remote
+        if cover is not None and cover.shape[0]:
+            self.N = cover.astype(np.float64)
+            pen = cover_pen if cover_pen is not None else np.ones(cover.shape[0])
+            self.pen = np.full(cover.shape[0], big) if hard else pen.astype(np.float64)
+        else:
+            self.N = np.zeros((0, self.m))
+            self.pen = np.zeros(0)
+
+    # evaluation ------------------------------------------------------------------------
+
+    def objective(self, t: NDArray[np.int64]) -> float:
+        """Penalised objective of state ``t``."""
+        full = np.nonzero(t == 1)[0]
+        open_ = np.nonzero(t > 0)[0]
+        val = self.F.value(full) + self.A.value(open_)
+        val += float(self.cf[t == 1].sum() + self.cr[t == 2].sum())
+        if self.pen.size:
+            cnt = self.N @ (t > 0)
+            val += float(self.pen[cnt < 0.5].sum())
+        return val
+
+    def feasible(self, t: NDArray[np.int64]) -> bool:
+        """Whether counts, budgets and required sites hold."""
+        nf, nr = int((t == 1).sum()), int((t == 2).sum())
+        return (
+            self.count_full[0] <= nf <= self.count_full[1]
+            and self.count_remote[0] <= nr <= self.count_remote[1]
+            and float(self.cf[t == 1].sum()) <= self.budget_full + 1e-9
+            and float(self.cr[t == 2].sum()) <= self.budget_remote + 1e-9
+            and bool((t[self.req_full] == 1).all())
+            and bool((t[self.req_remote] == 2).all())
+        )
+
+    # construction ----------------------------------------------------------------------
+
+    def construct(self, allowed: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Required sites, then greedy additions up to the minimum counts."""
+        t = np.zeros(self.m, dtype=np.int64)
+        t[self.req_full] = 1
+        t[self.req_remote] = 2
+        for tier, (lo, _) in ((1, self.count_full), (2, self.count_remote)):
+            while int((t == tier).sum()) < lo:
+                j = self._best_add(t, allowed, tier)
+                if j < 0:
+                    break
+                t[j] = tier
+        return t
+
+    def from_fractional(
+        self, f: NDArray[np.float64], r: NDArray[np.float64], allowed: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        """Round LP values tier by tier (largest first, within counts and budgets)."""
+        t = np.zeros(self.m, dtype=np.int64)
+        t[self.req_full] = 1
+        t[self.req_remote] = 2
+        for tier, vals, (lo, hi), costs, budget in (
+            (1, f, self.count_full, self.cf, self.budget_full),
+            (2, r, self.count_remote, self.cr, self.budget_remote),
+        ):
+            target = int(np.clip(round(float(vals[allowed].sum())), lo, hi))
+            spent = float(costs[t == tier].sum())
+            for j in np.argsort(-np.where(allowed, vals, -np.inf), kind="stable"):
+                if int((t == tier).sum()) >= target or not allowed[j] or vals[j] <= 1e-9:
+                    break
+                if t[j] == 0 and spent + costs[j] <= budget + 1e-9:
+                    t[j] = tier
+                    spent += costs[j]
+        return self.construct_from(t, allowed)
+
+    def construct_from(self, t: NDArray[np.int64], allowed: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Top up a partial state to the minimum counts."""
+        t = t.copy()
+        for tier, (lo, _) in ((1, self.count_full), (2, self.count_remote)):
+            while int((t == tier).sum()) < lo:
+                j = self._best_add(t, allowed, tier)
+                if j < 0:
+                    break
+                t[j] = tier
+        return t
+
+    def _cover_counts(self, t: NDArray[np.int64]) -> NDArray[np.float64]:
+        return self.N @ (t > 0) if self.pen.size else np.zeros(0)
+
+    def _add_cover(self, cnt: NDArray[np.float64]) -> NDArray[np.float64]:
+        if not self.pen.size:
+            return np.zeros(self.m)
+        return -((self.pen * (cnt < 0.5)) @ self.N)
+
+    def _drop_cover(self, cnt: NDArray[np.float64]) -> NDArray[np.float64]:
+        if not self.pen.size:
+            return np.zeros(self.m)
+        return (self.pen * ((cnt > 0.5) & (cnt < 1.5))) @ self.N
+
+    def _best_add(self, t: NDArray[np.int64], allowed: NDArray[np.bool_], tier: int) -> int:
+        full = np.nonzero(t == 1)[0]
+        open_ = np.nonzero(t > 0)[0]
+        d1a, _, _ = self.A.state(open_)
+        delta = -self.A.gain(d1a) + self._add_cover(self._cover_counts(t))
+        if tier == 1:
+            d1f, _, _ = self.F.state(full)
+            delta = delta - self.F.gain(d1f) + self.cf
+            spent, budget, costs = float(self.cf[t == 1].sum()), self.budget_full, self.cf
+        else:
+            delta = delta + self.cr
+            spent, budget, costs = float(self.cr[t == 2].sum()), self.budget_remote, self.cr
+        ok = allowed & (t == 0) & (spent + costs <= budget + 1e-9)
+        if not ok.any():
+            return -1
+        return int(np.argmin(np.where(ok, delta, np.inf)))
+
+    # local search ----------------------------------------------------------------------
+
+    def improve(self, t: NDArray[np.int64], allowed: NDArray[np.bool_], *, max_iter: int = 500) -> NDArray[np.int64]:
+        """Best-improvement search over all move types."""
+        t = t.copy()
+        for _ in range(max_iter):
+            move = self._best_move(t, allowed)
+            if move is None:
+                break
+            for j, state in move:
+                t[j] = state
+        return t
+
+    def _best_move(self, t: NDArray[np.int64], allowed: NDArray[np.bool_]) -> list[tuple[int, int]] | None:
+        full = np.nonzero(t == 1)[0]
+        rem = np.nonzero(t == 2)[0]
+        open_ = np.nonzero(t > 0)[0]
+        nf, nr = full.size, rem.size
+        lo_f, hi_f = self.count_full
+        lo_r, hi_r = self.count_remote
+        spent_f = float(self.cf[full].sum())
+        spent_r = float(self.cr[rem].sum())
+        base = self.objective(t)
+        tol = 1e-10 * max(1.0, abs(base))
+        d1f, d2f, phif = self.F.state(full)
+        d1a, d2a, phia = self.A.state(open_)
+        gain_f = self.F.gain(d1f) if self.F.n else np.zeros(self.m)
+        gain_a = self.A.gain(d1a) if self.A.n else np.zeros(self.m)
+        loss_f = self.F.loss(d1f, d2f, phif, nf) if nf else np.zeros(0)
+        loss_a = self.A.loss(d1a, d2a, phia, open_.size) if open_.size else np.zeros(0)
+        pos_a = {int(j): k for k, j in enumerate(open_)}
+        cnt = self._cover_counts(t)
+        add_cov = self._add_cover(cnt)
+        drop_cov = self._drop_cover(cnt)
+        closed = allowed & (t == 0)
+        best: tuple[float, list[tuple[int, int]]] = (-tol, [])
+
+        def consider(val: float, move: list[tuple[int, int]]) -> None:
+            nonlocal best
+            if val < best[0]:
+                best = (val, move)
+
+        # additions
+        if nf < hi_f:
+            d = -gain_f - gain_a + self.cf + add_cov
+            d = np.where(closed & (spent_f + self.cf <= self.budget_full + 1e-9), d, np.inf)
+            j = int(np.argmin(d))
+            consider(float(d[j]), [(j, 1)])
+        if nr < hi_r:
+            d = -gain_a + self.cr + add_cov
+            d = np.where(closed & (spent_r + self.cr <= self.budget_remote + 1e-9), d, np.inf)
+            j = int(np.argmin(d))
+            consider(float(d[j]), [(j, 2)])
+        # drops
+        if nf > lo_f and nf > 0:
+            la = np.array([loss_a[pos_a[int(j)]] for j in full])
+            d = loss_f + la - self.cf[full] + drop_cov[full]
+            d = np.where(self.req_full[full], np.inf, d)
+            k = int(np.argmin(d))
+            consider(float(d[k]), [(int(full[k]), 0)])
+        if nr > lo_r and nr > 0:
+            la = np.array([loss_a[pos_a[int(j)]] for j in rem])
+            d = la - self.cr[rem] + drop_cov[rem]
+            d = np.where(self.req_remote[rem], np.inf, d)
+            k = int(np.argmin(d))
+            consider(float(d[k]), [(int(rem[k]), 0)])
+        # conversions
+        if nf > lo_f and nr < hi_r and nf > 0:
+            d = loss_f + self.cr[full] - self.cf[full]
+            ok = ~self.req_full[full] & (spent_r + self.cr[full] <= self.budget_remote + 1e-9)
+            d = np.where(ok, d, np.inf)
+            k = int(np.argmin(d))
+            consider(float(d[k]), [(int(full[k]), 2)])
+        if nr > lo_r and nf < hi_f and nr > 0:
+            d = -gain_f[rem] + self.cf[rem] - self.cr[rem]
+            ok = ~self.req_remote[rem] & (spent_f + self.cf[rem] <= self.budget_full + 1e-9)
+            d = np.where(ok, d, np.inf)
+            k = int(np.argmin(d))
+            consider(float(d[k]), [(int(rem[k]), 1)])
+        # swaps within a tier
+        if open_.size and closed.any():
+            da = self.A.swap_delta(d1a, d2a, phia, open_.size) if self.A.n else np.zeros((open_.size, self.m))
+            if self.pen.size:
+                both = (self.pen * ((cnt > 0.5) & (cnt < 1.5)))[:, None] * self.N[:, open_]
+                cov = drop_cov[open_][:, None] + add_cov[None, :] - both.T @ self.N
+            else:
+                cov = np.zeros((open_.size, self.m))
+            if nf:
+                dfull = self.F.swap_delta(d1f, d2f, phif, nf) if self.F.n else np.zeros((nf, self.m))
+                rows = np.array([pos_a[int(j)] for j in full])
+                d = dfull + da[rows] + cov[rows] + self.cf[None, :] - self.cf[full][:, None]
+                ok = closed[None, :] & (spent_f - self.cf[full][:, None] + self.cf[None, :] <= self.budget_full + 1e-9)
+                ok &= ~self.req_full[full][:, None]
+                d = np.where(ok, d, np.inf)
+                k = np.unravel_index(int(np.argmin(d)), d.shape)
+                consider(float(d[k]), [(int(full[k[0]]), 0), (int(k[1]), 1)])
+            if nr:
+                rows = np.array([pos_a[int(j)] for j in rem])
+                d = da[rows] + cov[rows] + self.cr[None, :] - self.cr[rem][:, None]
+                ok = closed[None, :] & (spent_r - self.cr[rem][:, None] + self.cr[None, :] <= self.budget_remote + 1e-9)
+                ok &= ~self.req_remote[rem][:, None]
+                d = np.where(ok, d, np.inf)
+                k = np.unravel_index(int(np.argmin(d)), d.shape)
+                consider(float(d[k]), [(int(rem[k[0]]), 0), (int(k[1]), 2)])
+        return best[1] or None

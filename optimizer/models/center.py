@@ -1,0 +1,240 @@
+"""The p-center model: minimise the largest travel cost with ``p`` sites."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from optimizer.models._base import (
+    Milp,
+    MilpBuilder,
+    TravelTimesLike,
+    nearest_open,
+    region_weights_and_required,
+    travel_time_parts,
+)
+from optimizer.models._compact import CompactModel, check_p_value
+
+__all__ = ["PCenter"]
+
+
+class PCenter(CompactModel):
+    r"""Choose exactly ``p`` sites minimising the largest cost to the nearest open site.
+
+    Only rows with positive weight count (weights default to 1; their size
+    does not matter). The model is solved in the radius form of Elloumi,
+    Labbé and Pochet (2004): with the distinct costs
+    :math:`L_0 < L_1 < \dots < L_K` between a lower bound (the largest
+    nearest-site cost) and an upper bound (a heuristic solution), and
+    :math:`u_k = 1` meaning "the radius exceeds :math:`L_k`",
+
+    .. math::
+
+        \min L_0 + \sum_{k < K} (L_{k+1} - L_k)\, u_k \quad \text{s.t.} \quad
+        u_k + \sum_{j : c_{ij} \le L_k} y_j \ge 1\ \forall i, k,\;
+        \sum_{j : c_{ij} \le L_K} y_j \ge 1\ \forall i,\;
+        u_k \ge u_{k+1},\; \sum_j y_j = p,
+
+    with required and forbidden sites fixed. Constraints with equal site sets
+    are merged.
+    """
+
+    name = "p-center"
+
+    def __init__(
+        self,
+        cost: ArrayLike,
+        *,
+        p: int,
+        weights: ArrayLike | None = None,
+        required: ArrayLike | None = None,
+        forbidden: ArrayLike | None = None,
+        site_ids: Sequence[Any] | None = None,
+        demand_ids: Sequence[Any] | None = None,
+    ) -> None:
+        super().__init__(
+            cost, weights=weights, required=required, forbidden=forbidden,
+            site_ids=site_ids, demand_ids=demand_ids,
+        )
+        self.p = check_p_value(p)
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: ArrayLike,
+        *,
+        p: int,
+        weights: ArrayLike | None = None,
+        required: ArrayLike | None = None,
+        forbidden: ArrayLike | None = None,
+        site_ids: Sequence[Any] | None = None,
+        demand_ids: Sequence[Any] | None = None,
+    ) -> PCenter:
+        """Build the model from a demand x site cost matrix.
+
+        Parameters
+        ----------
+        cost
+            ``n_demand x n_sites`` costs (``np.inf`` = cannot serve).
+        p
+            Number of sites to open (exactly).
+        weights
+            Rows with weight 0 are ignored (default: every row counts).
+        required, forbidden, site_ids, demand_ids
+            As in :meth:`optimizer.models.PMedian.from_cost_matrix`.
+
+        Returns
+        -------
+        PCenter
+        """
+        return cls(
+            cost, p=p, weights=weights, required=required, forbidden=forbidden,
+            site_ids=site_ids, demand_ids=demand_ids,
+        )
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        matrix: TravelTimesLike,
+        *,
+        p: int,
+        weights: ArrayLike | None = None,
+        required: ArrayLike | None = None,
+        forbidden: ArrayLike | None = None,
+    ) -> PCenter:
+        """Build the model from a travel-time result."""
+        minutes, oids, dids, _ = travel_time_parts(matrix)
+        return cls(
+            minutes, p=p, weights=weights, required=required, forbidden=forbidden,
+            site_ids=dids, demand_ids=oids,
+        )
+
+    @classmethod
+    def from_region(
+        cls, region: Any, matrix: TravelTimesLike, *, p: int, forbidden: ArrayLike | None = None
+    ) -> PCenter:
+        """Build the model for a region bundle (populated cells count)."""
+        minutes, oids, dids, _ = travel_time_parts(matrix)
+        weights, required = region_weights_and_required(region, oids, dids)
+        return cls(
+            minutes, p=p, weights=weights, required=required, forbidden=forbidden,
+            site_ids=dids, demand_ids=oids,
+        )
+
+    def _check_feasible(self) -> None:
+        self._check_p(self.p)
+        self._check_reachable()
+
+    # heuristic ---------------------------------------------------------------------------
+
+    def _heuristic(self, C: NDArray[np.float64], req: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Greedy minimax construction plus best-improvement swaps."""
+        n, m = C.shape
+        S = list(np.nonzero(req)[0])
+        cur = C[:, S].min(axis=1) if S else np.full(n, np.inf)
+        while len(S) < self.p:
+            cand = np.maximum.reduce(np.minimum(cur[:, None], C), axis=0)
+            cand[S] = np.inf
+            j = int(np.argmin(cand))
+            S.append(j)
+            cur = np.minimum(cur, C[:, j])
+        S_arr = np.asarray(S, dtype=np.int64)
+        if n * m * self.p > 20_000_000:
+            return S_arr
+        for _ in range(200):
+            best = (cur.max(), -1, -1)
+            for k, l_ in enumerate(S_arr):
+                if req[l_]:
+                    continue
+                rest = np.delete(S_arr, k)
+                base = C[:, rest].min(axis=1) if rest.size else np.full(n, np.inf)
+                val = np.minimum(base[:, None], C).max(axis=0)
+                val[S_arr] = np.inf
+                j = int(np.argmin(val))
+                if val[j] < best[0] - 1e-12:
+                    best = (val[j], k, j)
+            if best[1] < 0:
+                break
+            S_arr[best[1]] = best[2]
+            cur = C[:, S_arr].min(axis=1)
+        return S_arr
+
+    # model -------------------------------------------------------------------------------
+
+    def _build(self) -> tuple[Milp, dict[str, Any]]:
+        cols = self.allowed_cols
+        rows = np.nonzero(self.weights > 0)[0]
+        C = self.cost[np.ix_(rows, cols)]
+        req = np.isin(cols, self.required)
+        if rows.size == 0:
+            b = MilpBuilder()
+            y = b.add_cols(cols.size, lb=req.astype(float), ub=1.0, integer=True, name="y")
+            b.add_row(y, np.ones(cols.size), lb=self.p, ub=self.p)
+            start = np.zeros(cols.size)
+            start[np.nonzero(req)[0]] = 1
+            free = np.nonzero(~req)[0][: self.p - int(req.sum())]
+            start[free] = 1
+            return b.build(), {"cols": cols, "start": start}
+        S = self._heuristic(C, req)
+        ub = float(C[:, S].min(axis=1).max())
+        lb = float(C.min(axis=1).max())
+        if req.any():
+            lb = max(lb, 0.0)
+        vals = np.unique(C[np.isfinite(C)])
+        levels = vals[(vals >= lb) & (vals <= ub)]
+        if levels.size == 0 or levels[0] > lb:
+            levels = np.r_[lb, levels]
+        K = levels.size - 1
+        b = MilpBuilder()
+        y = b.add_cols(cols.size, lb=req.astype(float), ub=1.0, integer=True, name="y")
+        u = b.add_cols(K, cost=np.diff(levels), lb=0.0, ub=1.0, name="u")
+        b.offset = float(levels[0])
+        b.add_row(y, np.ones(cols.size), lb=self.p, ub=self.p)
+        if K > 1:
+            b.add_rows(
+                np.r_[np.arange(K - 1), np.arange(K - 1)], np.r_[u[:-1], u[1:]],
+                np.r_[np.ones(K - 1), -np.ones(K - 1)], K - 1, lb=0.0,
+            )
+        # coverage rows per level; rows with a required site in the set are dropped
+        for k in range(K + 1):
+            N = C <= levels[k]
+            if req.any():
+                N = N[~N[:, req].any(axis=1)]
+            if N.shape[0] == 0:
+                continue
+            packed = np.ascontiguousarray(np.packbits(N, axis=1))
+            keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+            _, first = np.unique(keys, return_index=True)
+            N = N[first]
+            gi, sj = np.nonzero(N)
+            g = N.shape[0]
+            if k < K:
+                b.add_rows(np.r_[gi, np.arange(g)], np.r_[y[sj], np.full(g, u[k])], 1.0, g, lb=1.0)
+            else:
+                b.add_rows(gi, y[sj], 1.0, g, lb=1.0)
+        start = np.zeros(cols.size + K)
+        start[S] = 1.0
+        radius = float(C[:, S].min(axis=1).max())
+        start[cols.size :] = (levels[:-1] < radius - 1e-12).astype(float)
+        return b.build(), {"cols": cols, "start": start}
+
+    def _start(self, milp: Milp, info: dict[str, Any]) -> NDArray[np.float64] | None:
+        return info["start"]
+
+    def _solution_fields(self, x: NDArray[np.float64]) -> dict[str, Any]:
+        _, info = self._model()
+        cols = info["cols"]
+        open_cols = cols[x[: cols.size] > 0.5]
+        assign, d = nearest_open(self.cost, open_cols)
+        pos = self.weights > 0
+        value = float(d[pos].max()) if pos.any() else 0.0
+        return {
+            "objective": value,
+            **self._site_tuple(open_cols),
+            "assignment": assign,
+            "assignment_any": assign,
+            "breakdown": {"max_cost": value},
+        }

@@ -1,0 +1,643 @@
+"""The two-tier service-network model: full service points and remote-service points."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from optimizer.errors import DataError, InfeasibleError
+from optimizer.models._base import (
+    LocationModel,
+    Milp,
+    MilpBuilder,
+    Outcome,
+    RowGroups,
+    SolveContext,
+    TravelTimesLike,
+    as_cost_matrix,
+    as_ids,
+    as_site_values,
+    as_weights,
+    check_required_forbidden,
+    demand_names,
+    group_rows,
+    nearest_open,
+    region_site_column,
+    region_weights_and_required,
+    resolve_sites,
+    site_names,
+    travel_time_parts,
+)
+from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
+from optimizer.models._heuristics import TwoTierSearch
+
+__all__ = ["TwoTier"]
+
+Count = int | tuple[int, int] | None
+
+
+def _count_range(value: Count, *, name: str, m: int) -> tuple[int, int]:
+    if value is None:
+        return 0, m
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        lo = hi = int(value)
+    else:
+        try:
+            lo, hi = (int(v) for v in value)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise DataError(
+                f"{name} must be an int, a (min, max) pair or None; got {value!r}"
+            ) from None
+    if lo < 0 or hi < lo:
+        raise DataError(f"{name} must satisfy 0 <= min <= max; got {value!r}")
+    return lo, min(hi, m)
+
+
+class TwoTier(LocationModel):
+    r"""Choose full service points (staffed) and remote-service points (video).
+
+    Each demand row :math:`i` has in-person-only visits :math:`a_i` (``w_full``),
+    which go to the nearest open *full* point, and remote-eligible visits
+    :math:`b_i` (``w_remote``), which go to the nearest open point of *either*
+    tier. A site is closed, full, or remote, never both tiers.
+
+    **Variables.** :math:`f_j, r_j \in \{0, 1\}`: site :math:`j` is a full /
+    remote point; :math:`u_i \in [0, 1]`: row :math:`i` is outside the coverage
+    standard (soft standard only).
+
+    **Formulation.** With costs :math:`c_{ij}` (minutes, or money per visit;
+    ``inf`` = cannot serve), annual site costs :math:`F_j` (full) and
+    :math:`R_j` (remote), and coverage sets
+    :math:`N_i = \{j : t_{ij} \le T\}` from the coverage matrix :math:`t`:
+
+    .. math::
+
+        \min\; & \sum_i a_i \min_{j: f_j = 1} c_{ij}
+               + \sum_i b_i \min_{j: f_j + r_j = 1} c_{ij}
+               + \sum_j (F_j f_j + R_j r_j) + \sum_i \pi_i u_i \\
+        \text{s.t. } & f_j + r_j \le 1 && \forall j \\
+        & L_F \le \textstyle\sum_j f_j \le U_F, \quad L_R \le \sum_j r_j \le U_R
+          && \text{(counts, optional)} \\
+        & \textstyle\sum_j F_j f_j \le B_F, \quad \sum_j R_j r_j \le B_R
+          && \text{(budgets, optional)} \\
+        & \textstyle\sum_{j \in N_i} (f_j + r_j) \ge 1 && \forall i
+          \text{ (hard standard)} \\
+        & u_i + \textstyle\sum_{j \in N_i} (f_j + r_j) \ge 1 && \forall i
+          \text{ (soft standard)} \\
+        & f_j = 1\ (j \in R_F),\; r_j = 1\ (j \in R_R),\; f_j = r_j = 0\ (j \in \text{forbidden}).
+
+    The two nearest-point terms are linearised exactly as in
+    :class:`~optimizer.models.PMedian` (Elloumi 2010): with the distinct costs
+    :math:`D_i^1 < D_i^2 < \dots` of row :math:`i` and level sets
+    :math:`S_i^k = \{j : c_{ij} \le D_i^k\}`,
+
+    .. math::
+
+        \min_{j: f_j=1} c_{ij} = D_i^1 + \sum_k (D_i^{k+1} - D_i^k)\, z_{ik}^F,
+        \quad z_{ik}^F \ge 1 - \textstyle\sum_{j \in S_i^k} f_j,\; z^F \ge 0,
+
+    and the same with :math:`z^A` and :math:`f_j + r_j` for the remote-eligible
+    visits (the last finite level's :math:`z` is fixed to 0, so every row with
+    visits reaches an open point). Rows that share a level set share its
+    variable, and rows sharing a road node are merged. Large instances are
+    solved by Benders decomposition of the same formulation (one ``theta`` per
+    cluster and visit type), after a local-search warm start.
+
+    The coverage standard applies to rows with visits (``w_full + w_remote > 0``).
+    """
+
+    name = "two-tier"
+
+    def __init__(
+        self,
+        cost: ArrayLike,
+        *,
+        w_full: ArrayLike,
+        w_remote: ArrayLike,
+        n_full: Count = None,
+        n_remote: Count = None,
+        budget_full: float | None = None,
+        budget_remote: float | None = None,
+        site_cost_full: ArrayLike | float | None = None,
+        site_cost_remote: ArrayLike | float | None = None,
+        coverage_minutes: float | None = None,
+        coverage_matrix: ArrayLike | None = None,
+        coverage: Literal["hard", "soft"] = "hard",
+        coverage_penalty: ArrayLike | float | None = None,
+        required: ArrayLike | None = None,
+        required_remote: ArrayLike | None = None,
+        forbidden: ArrayLike | None = None,
+        site_ids: Sequence[Any] | None = None,
+        demand_ids: Sequence[Any] | None = None,
+        origin_groups: ArrayLike | None = None,
+    ) -> None:
+        self.cost = as_cost_matrix(cost)
+        n, m = self.cost.shape
+        self.n_demand, self.n_sites = n, m
+        self.w_full = as_weights(w_full, n, name="w_full")
+        self.w_remote = as_weights(w_remote, n, name="w_remote")
+        self.site_ids = as_ids(site_ids, m, name="site_ids")
+        self.demand_ids = as_ids(demand_ids, n, name="demand_ids")
+        self.count_full = _count_range(n_full, name="n_full", m=m)
+        self.count_remote = _count_range(n_remote, name="n_remote", m=m)
+        self.site_cost_full = as_site_values(site_cost_full, m, name="site_cost_full")
+        self.site_cost_remote = as_site_values(site_cost_remote, m, name="site_cost_remote")
+        for label, budget, given in (
+            ("budget_full", budget_full, site_cost_full),
+            ("budget_remote", budget_remote, site_cost_remote),
+        ):
+            if budget is not None:
+                if given is None:
+                    raise DataError(f"{label} needs site costs for that tier (site_cost_{label[7:]})")
+                if not (math.isfinite(budget) and budget >= 0):
+                    raise DataError(f"{label} must be finite and >= 0; got {budget}")
+        self.budget_full = math.inf if budget_full is None else float(budget_full)
+        self.budget_remote = math.inf if budget_remote is None else float(budget_remote)
+        if coverage not in ("hard", "soft"):
+            raise DataError(f"coverage must be 'hard' or 'soft'; got {coverage!r}")
+        self.coverage = coverage
+        self.coverage_minutes = None if coverage_minutes is None else float(coverage_minutes)
+        if self.coverage_minutes is not None and not self.coverage_minutes >= 0:
+            raise DataError(f"coverage_minutes must be >= 0; got {coverage_minutes}")
+        if coverage_matrix is not None:
+            self.coverage_matrix = as_cost_matrix(coverage_matrix, name="coverage_matrix")
+            if self.coverage_matrix.shape != self.cost.shape:
+                raise DataError(
+                    f"coverage_matrix has shape {self.coverage_matrix.shape}; "
+                    f"it must match the cost matrix {self.cost.shape}"
+                )
+        else:
+            self.coverage_matrix = self.cost
+        if coverage == "soft" and self.coverage_minutes is not None:
+            if coverage_penalty is None:
+                raise DataError("a soft coverage standard needs coverage_penalty")
+            pen = np.asarray(coverage_penalty, dtype=np.float64)
+            pen = np.full(n, float(pen)) if pen.ndim == 0 else pen.reshape(-1)
+            if pen.shape != (n,) or not np.isfinite(pen).all() or (pen < 0).any():
+                raise DataError(
+                    "coverage_penalty must be a finite scalar >= 0 or one such value per demand row"
+                )
+            self.coverage_penalty = pen
+        else:
+            self.coverage_penalty = np.zeros(n)
+        self.required = resolve_sites(required, m, self.site_ids, name="required")
+        self.required_remote = resolve_sites(required_remote, m, self.site_ids, name="required_remote")
+        self.forbidden = resolve_sites(forbidden, m, self.site_ids, name="forbidden")
+        check_required_forbidden(self.required, self.forbidden, self.site_ids)
+        check_required_forbidden(self.required_remote, self.forbidden, self.site_ids)
+        both = np.intersect1d(self.required, self.required_remote)
+        if both.size:
+            raise DataError(
+                f"{site_names(both, self.site_ids)} are required as both full and remote; "
+                "a site has one tier"
+            )
+        self._groups_in = None if origin_groups is None else np.asarray(origin_groups).reshape(-1)
+        if self._groups_in is not None and self._groups_in.shape != (n,):
+            raise DataError(f"origin_groups must have one label per demand row ({n})")
+        allowed = np.ones(m, dtype=bool)
+        allowed[self.forbidden] = False
+        self.allowed_cols = np.nonzero(allowed)[0]
+        self._method = "auto"
+        self._cache: dict[str, Any] = {}
+
+    # constructors ------------------------------------------------------------------------
+
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost: ArrayLike,
+        *,
+        w_full: ArrayLike,
+        w_remote: ArrayLike,
+        n_full: Count = None,
+        n_remote: Count = None,
+        budget_full: float | None = None,
+        budget_remote: float | None = None,
+        site_cost_full: ArrayLike | float | None = None,
+        site_cost_remote: ArrayLike | float | None = None,
+        coverage_minutes: float | None = None,
+        coverage_matrix: ArrayLike | None = None,
+        coverage: Literal["hard", "soft"] = "hard",
+        coverage_penalty: ArrayLike | float | None = None,
+        required: ArrayLike | None = None,
+        required_remote: ArrayLike | None = None,
+        forbidden: ArrayLike | None = None,
+        site_ids: Sequence[Any] | None = None,
+        demand_ids: Sequence[Any] | None = None,
+        origin_groups: ArrayLike | None = None,
+    ) -> TwoTier:
+        """Build the model from a demand x site cost matrix.
+
+        Parameters
+        ----------
+        cost
+            ``n_demand x n_sites`` cost per visit: minutes, or money when the
+            objective is an annual cost (``np.inf`` = cannot serve).
+        w_full
+            In-person-only visits per demand row (go to the nearest full point).
+        w_remote
+            Remote-eligible visits per demand row (go to the nearest point of
+            either tier).
+        n_full, n_remote
+            Number of points per tier: an int (exact), a ``(min, max)`` pair,
+            or ``None`` (free).
+        budget_full, budget_remote
+            Optional caps on the summed site costs of a tier.
+        site_cost_full, site_cost_remote
+            Annual cost of running each site as a full / remote point, added to
+            the objective (default 0).
+        coverage_minutes
+            Optional standard ``T``: every demand row with visits should be
+            within ``T`` of some open point, measured on ``coverage_matrix``.
+        coverage_matrix
+            Matrix the standard is measured on (default: ``cost``; pass the
+            minutes here when ``cost`` is money).
+        coverage
+            ``"hard"`` (a constraint) or ``"soft"`` (a penalty per uncovered row).
+        coverage_penalty
+            Soft standard only: penalty per uncovered demand row (scalar or one
+            value per row, e.g. population x money per person).
+        required
+            Sites that must be full points.
+        required_remote
+            Sites that must be remote points.
+        forbidden
+            Sites that cannot be used for either tier.
+        site_ids, demand_ids, origin_groups
+            As in :meth:`optimizer.models.PMedian.from_cost_matrix`.
+
+        Returns
+        -------
+        TwoTier
+        """
+        return cls(
+            cost,
+            w_full=w_full,
+            w_remote=w_remote,
+            n_full=n_full,
+            n_remote=n_remote,
+            budget_full=budget_full,
+            budget_remote=budget_remote,
+            site_cost_full=site_cost_full,
+            site_cost_remote=site_cost_remote,
+            coverage_minutes=coverage_minutes,
+            coverage_matrix=coverage_matrix,
+            coverage=coverage,
+            coverage_penalty=coverage_penalty,
+            required=required,
+            required_remote=required_remote,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
+            origin_groups=origin_groups,
+        )
+
+    @classmethod
+    def from_travel_times(
+        cls,
+        matrix: TravelTimesLike,
+        *,
+        w_full: ArrayLike,
+        w_remote: ArrayLike,
+        cost_per_minute: float | None = None,
+        **options: Any,
+    ) -> TwoTier:
+        """Build the model from a travel-time result.
+
+        The costs are the matrix minutes, or ``minutes * cost_per_minute`` when
+        ``cost_per_minute`` is given (the coverage standard is then measured on
+        the minutes). Other keyword options are those of :meth:`from_cost_matrix`.
+        """
+        minutes, oids, dids, groups = travel_time_parts(matrix)
+        if cost_per_minute is not None:
+            if not (math.isfinite(cost_per_minute) and cost_per_minute > 0):
+                raise DataError(f"cost_per_minute must be finite and > 0; got {cost_per_minute}")
+            options.setdefault("coverage_matrix", minutes)
+            cost = minutes * float(cost_per_minute)
+        else:
+            cost = minutes
+        return cls(
+            cost,
+            w_full=w_full,
+            w_remote=w_remote,
+            site_ids=dids,
+            demand_ids=oids,
+            origin_groups=groups,
+            **options,
+        )
+
+    @classmethod
+    def from_region(
+        cls,
+        region: Any,
+        matrix: TravelTimesLike,
+        *,
+        visits_per_capita: float = 1.0,
+        remote_share: float = 0.0,
+        site_cost_full: ArrayLike | float | None = None,
+        **options: Any,
+    ) -> TwoTier:
+        """Build the model for a region bundle.
+
+        Visits per row are ``population * visits_per_capita``, split into
+        remote-eligible (``remote_share``) and in-person-only visits. Sites
+        flagged ``required`` become required full points. ``site_cost_full``
+        may be the string ``"annual_cost"`` to read that column of
+        ``region.sites``. Other options are those of :meth:`from_travel_times`.
+        """
+        if not 0.0 <= remote_share <= 1.0:
+            raise DataError(f"remote_share must be in [0, 1]; got {remote_share}")
+        if not (math.isfinite(visits_per_capita) and visits_per_capita >= 0):
+            raise DataError(f"visits_per_capita must be finite and >= 0; got {visits_per_capita}")
+        _, oids, dids, _ = travel_time_parts(matrix)
+        pop, required = region_weights_and_required(region, oids, dids)
+        if isinstance(site_cost_full, str):
+            site_cost_full = region_site_column(region, dids, site_cost_full)
+            unknown = [d for d, v in zip(dids, site_cost_full, strict=True) if not np.isfinite(v)]
+            if unknown:
+                raise DataError(
+                    f"region {region.name!r}: annual_cost is unknown for sites {unknown[:5]}; "
+                    "fill it in or pass numeric site_cost_full"
+                )
+        extra = list(options.pop("required", None) or [])
+        visits = pop * float(visits_per_capita)
+        return cls.from_travel_times(
+            matrix,
+            w_full=visits * (1.0 - remote_share),
+            w_remote=visits * remote_share,
+            site_cost_full=site_cost_full,
+            required=list(dict.fromkeys(list(required) + extra)),
+            **options,
+        )
+
+    # checks ------------------------------------------------------------------------------
+
+    def _check_feasible(self) -> None:
+        lo_f, hi_f = self.count_full
+        lo_r, hi_r = self.count_remote
+        ma = self.allowed_cols.size
+        if self.required.size > hi_f:
+            raise InfeasibleError(
+                f"two-tier: {self.required.size} required full sites but at most {hi_f} full "
+                f"points allowed ({site_names(self.required, self.site_ids)}); raise n_full"
+            )
+        if self.required_remote.size > hi_r:
+            raise InfeasibleError(
+                f"two-tier: {self.required_remote.size} required remote sites but at most "
+                f"{hi_r} remote points allowed; raise n_remote"
+            )
+        if lo_f + lo_r > ma:
+            raise InfeasibleError(
+                f"two-tier: at least {lo_f} full + {lo_r} remote points needed but only {ma} "
+                "sites are not forbidden"
+            )
+        for label, costs, req, budget in (
+            ("full", self.site_cost_full, self.required, self.budget_full),
+            ("remote", self.site_cost_remote, self.required_remote, self.budget_remote),
+        ):
+            if float(costs[req].sum()) > budget + 1e-9:
+                raise InfeasibleError(
+                    f"two-tier: the required {label} sites cost {costs[req].sum():g}, above "
+                    f"budget_{label} = {budget:g}"
+                )
+        if (self.w_full > 0).any() and hi_f < 1:
+            raise InfeasibleError(
+                "two-tier: there are in-person visits (w_full > 0) but n_full allows no full point"
+            )
+        cols = self.allowed_cols
+        reach = np.isfinite(self.cost[:, cols]).any(axis=1)
+        bad = np.nonzero(((self.w_full > 0) | (self.w_remote > 0)) & ~reach)[0]
+        if bad.size:
+            raise InfeasibleError(
+                f"two-tier: {demand_names(bad, self.demand_ids)} cannot reach any allowed site; "
+                "drop these rows, give them zero visits, or allow a site they can reach"
+            )
+        if self.coverage_minutes is not None and self.coverage == "hard":
+            rows = self._coverage_rows()
+            cov = (self.coverage_matrix[np.ix_(rows, cols)] <= self.coverage_minutes).any(axis=1)
+            bad = rows[~cov]
+            if bad.size:
+                raise InfeasibleError(
+                    f"two-tier: {demand_names(bad, self.demand_ids)} have no allowed site within "
+                    f"the coverage standard of {self.coverage_minutes:g} minutes; relax the "
+                    "standard, make it soft, or add a site that covers them"
+                )
+
+    def _coverage_rows(self) -> NDArray[np.int64]:
+        return np.nonzero((self.w_full > 0) | (self.w_remote > 0))[0]
+
+    # engine data -------------------------------------------------------------------------
+
+    def _rows(self) -> tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
+        if "rows" not in self._cache:
+            ca = self.cost[:, self.allowed_cols]
+            rg = group_rows(ca, self._groups_in)
+            wf = rg.sum_weights(self.w_full)
+            wr = rg.sum_weights(self.w_remote)
+            const = float(((self.w_full + self.w_remote) * rg.offset).sum())
+            self._cache["rows"] = (rg, np.ascontiguousarray(ca[rg.rep]), wf, wr, const)
+        return self._cache["rows"]
+
+    def _cover_sets(self) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+        """Distinct coverage sets (over allowed columns) with summed penalties."""
+        if "cover" not in self._cache:
+            ma = self.allowed_cols.size
+            if self.coverage_minutes is None:
+                self._cache["cover"] = (np.zeros((0, ma), dtype=bool), np.zeros(0))
+            else:
+                rows = self._coverage_rows()
+                N = self.coverage_matrix[np.ix_(rows, self.allowed_cols)] <= self.coverage_minutes
+                pen = self.coverage_penalty[rows]
+                req = np.zeros(ma, dtype=bool)
+                req[np.searchsorted(self.allowed_cols, self.required)] = True
+                req[np.searchsorted(self.allowed_cols, self.required_remote)] = True
+                keep = ~(N & req[None, :]).any(axis=1)
+                if self.coverage == "soft":
+                    keep &= pen > 0
+                N, pen = N[keep], pen[keep]
+                if N.shape[0]:
+                    packed = np.ascontiguousarray(np.packbits(N, axis=1))
+                    keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+                    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+                    N = N[first]
+                    pen = np.bincount(inv.reshape(-1), weights=pen, minlength=first.size)
+                self._cache["cover"] = (N, pen)
+        return self._cache["cover"]
+
+    def _problem(self) -> DistanceProblem:
+        ma = self.allowed_cols.size
+        cols = self.allowed_cols
+        req_f = np.zeros(ma, dtype=bool)
+        req_f[np.searchsorted(cols, self.required)] = True
+        req_r = np.zeros(ma, dtype=bool)
+        req_r[np.searchsorted(cols, self.required_remote)] = True
+        cf = self.site_cost_full[cols]
+        cr_ = self.site_cost_remote[cols]
+        _, crows, wf, wr, const = self._rows()
+        has_f, has_a = bool((wf > 0).any()), bool((wr > 0).any())
+        lo_f, hi_f = self.count_full
+        lo_r, hi_r = self.count_remote
+        lo_f = max(lo_f, 1 if has_f else 0)
+        hi_f, hi_r = min(hi_f, ma), min(hi_r, ma)
+        min_any = max(lo_f + lo_r, 1 if (has_f or has_a) else 0)
+        N, pen = self._cover_sets()
+        soft = self.coverage == "soft"
+
+        b = MilpBuilder()
+        f = b.add_cols(ma, cost=cf, lb=req_f.astype(float), ub=1.0, integer=True, name="f")
+        r = b.add_cols(ma, cost=cr_, lb=req_r.astype(float), ub=1.0, integer=True, name="r")
+        b.add_rows(
+            np.r_[np.arange(ma), np.arange(ma)], np.r_[f, r], 1.0, ma, lb=-np.inf, ub=1.0
+        )
+        b.add_row(f, np.ones(ma), lb=lo_f, ub=hi_f)
+        b.add_row(r, np.ones(ma), lb=lo_r, ub=hi_r)
+        b.add_row(np.r_[f, r], np.ones(2 * ma), lb=min_any, ub=np.inf)
+        if math.isfinite(self.budget_full):
+            b.add_row(f, cf, ub=self.budget_full)
+        if math.isfinite(self.budget_remote):
+            b.add_row(r, cr_, ub=self.budget_remote)
+        u = np.zeros(0, dtype=np.int64)
+        if N.shape[0]:
+            gi, sj = np.nonzero(N)
+            k = N.shape[0]
+            if soft:
+                u = b.add_cols(k, cost=pen, lb=0.0, ub=1.0, name="u")
+                b.add_rows(
+                    np.r_[gi, gi, np.arange(k)], np.r_[f[sj], r[sj], u],
+                    np.ones(2 * gi.size + k), k, lb=1.0,
+                )
+            else:
+                b.add_rows(np.r_[gi, gi], np.r_[f[sj], r[sj]], 1.0, k, lb=1.0)
+        b.offset = const
+        base = b.build()
+        blocks = [
+            Block(crows, wf, [f], req_f, lo_f, "full"),
+            Block(crows, wr, [f, r], req_f | req_r, min_any, "any"),
+        ]
+        search = TwoTierSearch(
+            crows,
+            wf,
+            wr,
+            cost_full=cf,
+            cost_remote=cr_,
+            count_full=(lo_f, hi_f),
+            count_remote=(lo_r, hi_r),
+            budget_full=self.budget_full,
+            budget_remote=self.budget_remote,
+            req_full=req_f,
+            req_remote=req_r,
+            cover=N if N.shape[0] else None,
+            cover_pen=pen,
+            hard=not soft,
+        )
+        allowed = np.ones(ma, dtype=bool)
+        nb = base.n_cols
+
+        def state_to_x(t: NDArray[np.int64]) -> NDArray[np.float64]:
+            x = np.zeros(nb)
+            x[f] = t == 1
+            x[r] = t == 2
+            return complete(x)
+
+        def complete(x: NDArray[np.float64]) -> NDArray[np.float64]:
+            x = x.copy()
+            if u.size:
+                open_ = (x[f] > 0.5) | (x[r] > 0.5)
+                x[u] = (N @ open_) < 0.5
+            return x
+
+        def evaluate(x: NDArray[np.float64]) -> float:
+            fo, ro = x[f] > 0.5, x[r] > 0.5
+            t = np.where(fo, 1, np.where(ro, 2, 0))
+            if (fo & ro).any() or not search.feasible(t):
+                return math.inf
+            open_ = fo | ro
+            val = const + float(cf[fo].sum() + cr_[ro].sum())
+            if N.shape[0]:
+                unc = (N @ open_) < 0.5
+                if unc.any():
+                    if not soft:
+                        return math.inf
+                    val += float(pen[unc].sum())
+            for w, mask in ((wf, fo), (wr, open_)):
+                pos = w > 0
+                if pos.any():
+                    if not mask.any():
+                        return math.inf
+                    val += float(w[pos] @ crows[pos][:, mask].min(axis=1))
+            return val
+
+        def heuristic() -> NDArray[np.float64] | None:
+            t = search.improve(search.construct(allowed), allowed)
+            x = state_to_x(t)
+            return x if math.isfinite(evaluate(x)) else None
+
+        def improve(xf: NDArray[np.float64]) -> NDArray[np.float64] | None:
+            t = search.improve(search.from_fractional(xf[f], xf[r], allowed), allowed)
+            x = state_to_x(t)
+            return x if math.isfinite(evaluate(x)) else None
+
+        self._cache["cols"] = (f, r)
+        return DistanceProblem(
+            base=base,
+            blocks=blocks,
+            evaluate=evaluate,
+            complete=complete,
+            heuristic=heuristic,
+            improve=improve,
+            name=self.name,
+        )
+
+    def _solve(self, ctx: SolveContext) -> Outcome:
+        return solve_distance(self._problem(), ctx, method=self._method)
+
+    def _full_milp(self) -> Milp:
+        milp, _ = compact_milp(self._problem())
+        return milp
+
+    def _solution_fields(self, x_sites: NDArray[np.float64]) -> dict[str, Any]:
+        ma = self.allowed_cols.size
+        full = self.allowed_cols[np.nonzero(x_sites[:ma] > 0.5)[0]]
+        remote = self.allowed_cols[np.nonzero(x_sites[ma : 2 * ma] > 0.5)[0]]
+        open_all = np.sort(np.concatenate([full, remote]))
+        tier_of = {int(j): "full" for j in full} | {int(j): "remote" for j in remote}
+        a_full, d_full = nearest_open(self.cost, full)
+        a_any, d_any = nearest_open(self.cost, open_all)
+        pf, pr = self.w_full > 0, self.w_remote > 0
+        travel_full = float(self.w_full[pf] @ d_full[pf]) if pf.any() else 0.0
+        travel_remote = float(self.w_remote[pr] @ d_any[pr]) if pr.any() else 0.0
+        sc_full = float(self.site_cost_full[full].sum())
+        sc_remote = float(self.site_cost_remote[remote].sum())
+        covered = None
+        penalty = 0.0
+        if self.coverage_minutes is not None:
+            covered = (
+                (self.coverage_matrix[:, open_all] <= self.coverage_minutes).any(axis=1)
+                if open_all.size
+                else np.zeros(self.n_demand, dtype=bool)
+            )
+            rows = self._coverage_rows()
+            unc = rows[~covered[rows]]
+            if self.coverage == "soft":
+                penalty = float(self.coverage_penalty[unc].sum())
+        objective = travel_full + travel_remote + sc_full + sc_remote + penalty
+        return {
+            "objective": objective,
+            "open_sites": tuple(int(j) for j in open_all),
+            "open_site_ids": None if self.site_ids is None else tuple(self.site_ids[j] for j in open_all),
+            "tiers": tuple(tier_of[int(j)] for j in open_all),
+            "assignment": a_full,
+            "assignment_any": a_any,
+            "covered": covered,
+            "breakdown": {
+                "travel_full": travel_full,
+                "travel_remote": travel_remote,
+                "site_cost_full": sc_full,
+                "site_cost_remote": sc_remote,
+                "coverage_penalty": penalty,
+            },
+        }

@@ -1,0 +1,137 @@
+"""Location models against published optima (OR-Library) and against spopt."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
+
+from optimizer.models import LSCP, MCLP, PCenter, PMedian
+
+ORLIB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orlib"
+
+
+def load_orlib(name: str, folder: Path = ORLIB) -> tuple[np.ndarray, int]:
+    """Parse an OR-Library p-median file into an all-pairs shortest-path matrix."""
+    with open(folder / f"{name}.txt", encoding="ascii") as fh:
+        n, _, p = (int(v) for v in fh.readline().split())
+        edges: dict[tuple[int, int], float] = {}
+        for line in fh:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            i, j, c = int(parts[0]) - 1, int(parts[1]) - 1, float(parts[2])
+            edges[(min(i, j), max(i, j))] = c  # the last cost of a repeated edge counts
+    ij = np.array(list(edges), dtype=int)
+    graph = sp.coo_matrix((list(edges.values()), (ij[:, 0], ij[:, 1])), shape=(n, n)).tocsr()
+    return shortest_path(graph, directed=False), p
+
+
+def orlib_optima() -> list[tuple[str, float]]:
+    if not (ORLIB / "optima.csv").exists():
+        return []
+    with open(ORLIB / "optima.csv", encoding="ascii") as fh:
+        return [(row["instance"], float(row["optimum"])) for row in csv.DictReader(fh)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ORLIB.exists(), reason="shared OR-Library data not available")
+@pytest.mark.parametrize(("name", "optimum"), orlib_optima())
+def test_pmedian_reproduces_orlib_optimum(name: str, optimum: float) -> None:
+    cost, p = load_orlib(name)
+    sol = PMedian.from_cost_matrix(cost, p=p).solve(mip_gap=0, time_limit=120)
+    assert sol.status == "optimal"
+    assert sol.objective == optimum
+    assert sol.bound == pytest.approx(optimum)
+    assert len(sol.open_sites) == p
+
+
+def test_orlib_parser_keeps_the_last_duplicate_edge(tmp_path: Path) -> None:
+    (tmp_path / "tiny.txt").write_text(" 3 3 1 \n 1 2 5 \n 2 3 1 \n 1 2 2 \n")
+    cost, p = load_orlib("tiny", tmp_path)
+    assert p == 1 and cost[0, 1] == 2 and cost[0, 2] == 3
+
+
+# ----------------------------------------------------------------------------------------
+# spopt (test-only dependency)
+# ----------------------------------------------------------------------------------------
+
+
+def instance(seed: int, n: int = 60, m: int = 15):
+    rng = np.random.default_rng(seed)
+    demand = rng.uniform(0, 100, (n, 2))
+    sites = rng.uniform(0, 100, (m, 2))
+    cost = np.round(np.linalg.norm(demand[:, None] - sites[None], axis=2))  # ties on purpose
+    return cost, rng.integers(1, 20, n).astype(float)
+
+
+@pytest.fixture(scope="module")
+def spopt_locate():
+    pytest.importorskip("spopt")
+    import pulp
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from spopt import locate
+    return locate, pulp
+
+
+def _spopt_value(model, pulp) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        solved = model.solve(pulp.COIN_CMD(path=_cbc_path(), msg=False))
+    return float(pulp.value(solved.problem.objective))
+
+
+def _cbc_path() -> str:
+    from pulp.apis.coin_api import PULP_CBC_CMD
+
+    return PULP_CBC_CMD.pulp_cbc_path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_objectives_equal_spopt(spopt_locate, seed: int) -> None:
+    locate, pulp = spopt_locate
+    cost, w = instance(seed)
+    p = 2 + seed
+    radius = 25.0
+    cover_all = float(cost.min(axis=1).max()) + 5
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_pm = locate.PMedian.from_cost_matrix(cost, w, p_facilities=p)
+        ref_mclp = locate.MCLP.from_cost_matrix(cost, w, service_radius=radius, p_facilities=p)
+        ref_lscp = locate.LSCP.from_cost_matrix(cost, service_radius=cover_all)
+        ref_pc = locate.PCenter.from_cost_matrix(cost, p_facilities=p)
+
+    assert PMedian.from_cost_matrix(cost, p=p, weights=w).solve(mip_gap=0).objective == pytest.approx(
+        _spopt_value(ref_pm, pulp)
+    )
+    assert MCLP.from_cost_matrix(cost, radius=radius, p=p, weights=w).solve(
+        mip_gap=0
+    ).objective == pytest.approx(_spopt_value(ref_mclp, pulp))
+    assert LSCP.from_cost_matrix(cost, radius=cover_all).solve(mip_gap=0).objective == pytest.approx(
+        _spopt_value(ref_lscp, pulp)
+    )
+    assert PCenter.from_cost_matrix(cost, p=p).solve(mip_gap=0).objective == pytest.approx(
+        _spopt_value(ref_pc, pulp)
+    )
+
+
+@pytest.mark.slow
+def test_predefined_sites_match_spopt(spopt_locate) -> None:
+    locate, pulp = spopt_locate
+    cost, w = instance(5)
+    pre = np.zeros(cost.shape[1], dtype=int)
+    pre[[2, 7]] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = locate.PMedian.from_cost_matrix(cost, w, p_facilities=4, predefined_facilities_arr=pre)
+    ours = PMedian.from_cost_matrix(cost, p=4, weights=w, required=[2, 7]).solve(mip_gap=0)
+    assert ours.objective == pytest.approx(_spopt_value(ref, pulp))
