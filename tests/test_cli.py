@@ -29,3 +29,36 @@ def test_unknown_region_is_one_clear_error():
     assert result.exit_code == 2
     assert "unknown region" in result.output and "pohjois-karjala" in result.output
     assert "Traceback" not in result.output
+
+
+def _tiny_scenario(tiny_bundle, tmp_path):
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "data" / "scenarios" / "minimal.toml").read_text()
+    path = tmp_path / "plan.toml"
+    path.write_text(text.replace('region = "tiny"', f'region = "{tiny_bundle.as_posix()}"'))
+    return path
+
+
+def test_run_prints_summary_and_writes_outputs(tiny_bundle, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["run", str(_tiny_scenario(tiny_bundle, tmp_path)), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    for text in ("scenario", "baseline", "difference", "t CO2 per year", "Chosen service points"):
+        assert text in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["solution"]["status"] == "optimal"
+    assert (out / "results.gpkg").is_file() and (out / "maps" / "tiny-minimal.html").is_file()
+
+
+def test_run_with_unknown_key_names_key_and_line(tiny_bundle, tmp_path):
+    path = _tiny_scenario(tiny_bundle, tmp_path)
+    path.write_text(path.read_text().replace("car_occupancy = 1.2", "car_ocupancy = 1.2"))
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "line 25" in result.output and "car_ocupancy" in result.output
+    assert not (tmp_path / "out").exists()
