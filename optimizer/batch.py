@@ -907,7 +907,7 @@ class _Display:
 @contextlib.contextmanager
 def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     """Yield a Dask client: on a new LocalCluster, or connected to ``scheduler``."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         if workers is not None:
@@ -925,13 +925,15 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             client.close()
         return
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    try:
+        cluster = _local_cluster(n)
+    except Exception as exc:
+        raise OptimizerError(
+            f"cannot start a local Dask cluster of {n} worker process(es): "
+            f"{_describe_error(exc)}; a script that calls run_batch must guard its main code "
+            "with `if __name__ == '__main__':` (workers are started with spawn), or give the "
+            "address of a running scheduler"
+        ) from exc
     try:
         client = Client(cluster)
         try:
@@ -940,6 +942,22 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             client.close()
     finally:
         cluster.close()
+
+
+def _local_cluster(n: int) -> Any:
+    """Start a quiet LocalCluster of ``n`` single-threaded worker processes."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        # no dashboard; the scheduler's small HTTP server (health, metrics) takes a free
+        # port instead of trying 8787, which may be taken by another cluster
+        scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"},
+        silence_logs=logging.ERROR,
+    )
 
 
 def _map_assets(settings: Settings) -> Literal["inline", "cdn"]:

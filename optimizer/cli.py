@@ -410,7 +410,10 @@ def _parse_counts(text: str, option: str) -> list[int]:
 
 @app.command("batch")
 def batch_command(
-    scenario: Annotated[Path, typer.Option(help="Scenario TOML (its region key is ignored).")],
+    scenario: Annotated[
+        str,
+        typer.Option(help="Scenario TOML or shipped name, e.g. national (region key ignored)."),
+    ],
     out: Annotated[Path, typer.Option(help="Output folder: one folder per region + summary.")],
     regions: Annotated[
         str, typer.Option(help="'all' or comma-separated region codes, names or slugs.")
@@ -419,7 +422,7 @@ def batch_command(
         str | None, typer.Option(help="Address of a running Dask scheduler (default: local).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Workers of the local cluster (default: cores).")
+        int | None, typer.Option(min=1, help="Workers of the local cluster (default: cores).")
     ] = None,
     bundles: Annotated[
         Path | None, typer.Option(help="Extra folder of region bundles (e.g. from `synth`).")
@@ -449,7 +452,12 @@ def batch_command(
     for run in result.regions:
         table.add_row(run.region, run.status, f"{run.seconds:.1f}", run.error or "")
     console.print(table)
-    console.print(f"national summary: {result.summary_csv}")
+    total = result.summary.iloc[-1]
+    console.print(
+        f"{total['name']}: {total['residents']:,.0f} residents, "
+        f"{total['t_co2']:,.0f} t CO2 per year from trips"
+    )
+    console.print(f"national summary: {result.summary_csv} and {result.summary_json}")
     if result.failed:
         err_console.print(f"[bold red]{len(result.failed)} region(s) failed[/]")
         raise typer.Exit(code=1)

@@ -886,7 +886,7 @@ def load_scenario(
         file = default_scenario_path(settings=settings)
     else:
         file = Path(path).expanduser()
-        if not file.exists() and file.suffix == "" and file.name == str(path):
+        if not file.is_file() and file.suffix == "" and file.name == str(path):
             shipped = scenarios_dir(settings=settings) / f"{file.name}.toml"
             if shipped.is_file():
                 file = shipped

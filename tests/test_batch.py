@@ -160,7 +160,11 @@ def scheduler() -> Iterator[str]:
     from distributed import LocalCluster
 
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"},
     )
     try:
         yield cluster.scheduler_address
