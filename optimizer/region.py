@@ -506,6 +506,7 @@ def bundle_from_files(
     sites_file: str | os.PathLike[str],
     slug: str | None = None,
     boundary_file: str | os.PathLike[str] | None = None,
+    population_columns: Mapping[str, str] | None = None,
     sources_text: Mapping[str, str] | None = None,
     licences: Mapping[str, str] | None = None,
     synthetic: Mapping[str, bool] | None = None,
@@ -531,6 +532,9 @@ def bundle_from_files(
         Short name used on the command line (defaults to the folder name).
     boundary_file
         Optional region outline.
+    population_columns
+        Maps bundle field names to your grid file's column names, e.g.
+        ``{"population": "pop_total"}`` (see :func:`optimizer.population.read_population`).
     sources_text, licences, synthetic
         Provenance written to ``region.toml``.
     overwrite
@@ -546,7 +550,9 @@ def bundle_from_files(
     settings = settings or get_settings()
     out = Path(out_dir)
     pop = population.validate_population(
-        population.read_population(population_file), source=str(population_file), crs=settings.crs
+        population.read_population(population_file, columns=population_columns),
+        source=str(population_file),
+        crs=settings.crs,
     )
     roads = network.network_from_file(roads_file)
     if not any("travel_time" in d for _, _, d in roads.edges(data=True)):

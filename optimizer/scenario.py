@@ -1074,10 +1074,6 @@ def _prepare(
         start = time.perf_counter()
         region = load_region(scenario.region_ref(), settings=settings)
         seconds["load"] = time.perf_counter() - start
-    _report(progress, "computing travel times")
-    start = time.perf_counter()
-    tt = travel_time_matrix(region, region.population, region.sites, settings=settings)
-    seconds["travel_times"] = time.perf_counter() - start
     pop_gdf = region.population
     population = pop_gdf["population"].to_numpy(dtype=np.float64)
     age_columns = ["age_0_14", "age_15_64", "age_65_plus"]
@@ -1119,6 +1115,10 @@ def _prepare(
             f"({', '.join(ids[k] for k in required)}; required in the scenario or flagged "
             f"required in the region bundle) but at most {max_full} full points are allowed",
         )
+    _report(progress, "computing travel times")
+    start = time.perf_counter()
+    tt = travel_time_matrix(region, region.population, region.sites, settings=settings)
+    seconds["travel_times"] = time.perf_counter() - start
     if net.access_standard is not None and net.access_standard.hard:
         allowed = np.setdiff1d(np.arange(len(ids)), forbidden)
         best = (

@@ -155,8 +155,9 @@ def test_save_is_atomic_and_refuses_to_overwrite(tiny_bundle, tmp_path):
 def test_bundle_from_files(tiny_bundle, tmp_path):
     own = tmp_path / "own"
     own.mkdir()
-    for name in ("population.gpkg", "sites.gpkg"):
-        shutil.copy(tiny_bundle / name, own / name)
+    shutil.copy(tiny_bundle / "sites.gpkg", own / "sites.gpkg")
+    grid = gpd.read_file(tiny_bundle / "population.gpkg")
+    grid.rename(columns={"population": "asukkaat"}).to_file(own / "population.gpkg")
     network.network_to_graphml(
         network.network_from_gpkg(tiny_bundle / "roads.gpkg"), own / "roads.graphml"
     )
@@ -168,6 +169,7 @@ def test_bundle_from_files(tiny_bundle, tmp_path):
         population_file=own / "population.gpkg",
         roads_file=own / "roads.graphml",
         sites_file=own / "sites.gpkg",
+        population_columns={"population": "asukkaat"},
     )
     region = load_region(out)
     assert region.name == "Mine" and region.code == "77"
