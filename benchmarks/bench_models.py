@@ -14,7 +14,8 @@ happens in a child process with a wall-clock limit (model building included)
 and a memory cap, so a run that cannot finish is reported instead of hanging.
 
 Instances ("road-like"): towns and rural points in a 150 km square, a
-Delaunay road graph over 0.5 x n_demand nodes with 40/60/80/100 km/h links,
+Delaunay road graph over 0.5 x n_demand nodes with 40/60/80/100 km/h links
+(its largest connected part),
 demand points snapped to their nearest road node (+ access time at 30 km/h),
 sites on road nodes; costs are float minutes (not rounded). Weights are
 integers 1..99. Points that share a road node form ``origin_groups``.
@@ -24,6 +25,7 @@ Usage::
     python benchmarks/bench_models.py                  # everything
     python benchmarks/bench_models.py --only pm2k orlib
     python benchmarks/bench_models.py --skip-competitors
+    python benchmarks/bench_models.py --only euc20k tt20k   # extras (ours only)
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra, shortest_path
+from scipy.sparse.csgraph import connected_components, dijkstra, shortest_path
 from scipy.spatial import Delaunay, cKDTree
 
 __all__ = ["orlib_instance", "road_instance"]
@@ -86,10 +88,14 @@ def road_instance(
         (np.r_[minutes, minutes], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
         shape=(n_nodes, n_nodes),
     ).tocsr()
+    # keep to the largest connected part of the road graph
+    _, label = connected_components(graph, directed=False)
+    main = np.nonzero(label == np.bincount(label).argmax())[0]
     demand = sample(n_demand)
-    dist, node_of = cKDTree(nodes).query(demand)
+    dist, k = cKDTree(nodes[main]).query(demand)
+    node_of = main[k]
     access = dist / 30.0 * 60.0
-    site_nodes = rng.choice(n_nodes, size=n_sites, replace=False)
+    site_nodes = rng.choice(main, size=n_sites, replace=False)
     sp_min = dijkstra(graph, directed=False, indices=site_nodes)
     cost = access[:, None] + sp_min[:, node_of].T
     weights = rng.integers(1, 100, n_demand).astype(float)
@@ -122,15 +128,31 @@ CASES: dict[str, dict] = {
     "pm2k": {"kind": "pmedian", "n": 2000, "m": 100, "p": 10, "seed": 1},
     "pm20k": {"kind": "pmedian", "n": 20000, "m": 300, "p": 20, "seed": 2},
     "mclp20k": {"kind": "mclp", "n": 20000, "m": 300, "p": 20, "radius": 20.0, "seed": 3},
+    # extras, not run by default (ours only)
+    "euc20k": {"kind": "pmedian", "n": 20000, "m": 300, "p": 20, "seed": 4, "euclid": True},
+    "tt20k": {"kind": "twotier", "n": 20000, "m": 300, "seed": 5},
 }
+EXTRAS = ("euc20k", "tt20k")
+
+
+def euclid_instance(n: int, m: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform random points in a 100 x 100 square, Euclidean costs (a hard class)."""
+    rng = np.random.default_rng(seed)
+    demand = rng.uniform(0, 100, (n, 2))
+    sites = rng.uniform(0, 100, (m, 2))
+    cost = np.linalg.norm(demand[:, None, :] - sites[None, :, :], axis=2)
+    return cost, rng.integers(1, 100, n).astype(float)
 
 
 def make_case(spec: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
     if spec["kind"] == "orlib":
         cost, p = orlib_instance(spec["name"])
         return cost, np.ones(cost.shape[0]), None, p
+    if spec.get("euclid"):
+        cost, w = euclid_instance(spec["n"], spec["m"], seed=spec["seed"])
+        return cost, w, None, spec["p"]
     cost, w, groups = road_instance(spec["n"], spec["m"], seed=spec["seed"])
-    return cost, w, groups, spec["p"]
+    return cost, w, groups, spec.get("p", 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -139,11 +161,25 @@ def make_case(spec: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, in
 
 
 def run_ours(spec: dict, time_limit: float, mip_gap: float, use_groups: bool) -> dict:
-    from optimizer.models import MCLP, PMedian
+    from optimizer.models import MCLP, PMedian, TwoTier
 
     cost, w, groups, p = make_case(spec)
     t0 = time.perf_counter()
-    if spec["kind"] == "mclp":
+    if spec["kind"] == "twotier":
+        # 70 % in-person visits, 30 % remote-eligible; 5-12 full points at 20,000 a year,
+        # up to 25 remote points at 2,000 a year; every demand point within 30 minutes
+        model = TwoTier.from_cost_matrix(
+            cost,
+            w_full=0.7 * w,
+            w_remote=0.3 * w,
+            n_full=(5, 12),
+            n_remote=(0, 25),
+            site_cost_full=20000.0,
+            site_cost_remote=2000.0,
+            coverage_minutes=30.0,
+            origin_groups=groups if use_groups else None,
+        )
+    elif spec["kind"] == "mclp":
         model = MCLP.from_cost_matrix(cost, radius=spec["radius"], p=p, weights=w)
     else:
         model = PMedian.from_cost_matrix(
@@ -174,6 +210,7 @@ def run_spopt(spec: dict, time_limit: float, backend: str) -> dict:
         else:
             model = SPMedian.from_cost_matrix(cost, w, p_facilities=p)
         t_build = time.perf_counter() - t0
+        print(f"BUILT {t_build:.2f}", flush=True)
         left = max(1.0, time_limit - t_build)
         if backend == "cbc":
             solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=left)
@@ -197,11 +234,13 @@ def run_pbp(spec: dict, time_limit: float) -> dict:
 
     cost, w, _, p = make_case(spec)
     t0 = time.perf_counter()
-    value, S, _secs, status, engine = pbp_pmedian.solve((w[:, None] * cost).T, p, time_limit=time_limit)
+    value, sites, _secs, status, engine = pbp_pmedian.solve(
+        (w[:, None] * cost).T, p, time_limit=time_limit
+    )
     seconds = time.perf_counter() - t0
     objective = None
-    if S is not None:
-        objective = float(w @ cost[:, list(S)].min(axis=1))
+    if sites is not None:
+        objective = float(w @ cost[:, list(sites)].min(axis=1))
     return {
         "status": "certified optimal" if status == 0 else f"status {status}",
         "objective": objective,
@@ -216,10 +255,7 @@ def child(payload: dict) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
     spec, who, limit = payload["spec"], payload["who"], payload["limit"]
     try:
-        if who == "pbp":
-            out = run_pbp(spec, limit)
-        else:
-            out = run_spopt(spec, limit, who.split("-")[1])
+        out = run_pbp(spec, limit) if who == "pbp" else run_spopt(spec, limit, who.split("-")[1])
     except MemoryError:
         out = {"status": f"out of memory (cap {MEMORY_CAP_BYTES / 1024**3:.0f} GiB)"}
     except Exception as exc:  # report whatever the competitor raised
@@ -238,8 +274,14 @@ def in_child(spec: dict, who: str, limit: float, grace: float) -> dict:
             timeout=limit + grace,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
-    except subprocess.TimeoutExpired:
-        return {"status": f"not finished in {limit + grace:.0f} s (killed)", "seconds": time.perf_counter() - t0}
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        built = [ln.split()[1] for ln in out.splitlines() if ln.startswith("BUILT ")]
+        note = f", built in {float(built[0]):.0f} s" if built else ", still building"
+        return {
+            "status": f"killed at {limit + grace:.0f} s{note}",
+            "seconds": time.perf_counter() - t0,
+        }
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -262,14 +304,17 @@ def proven(row: dict, ours: dict) -> bool:
     st = str(row.get("status", ""))
     if st in ("optimal",) or st == "certified optimal":
         return True
-    if st == "Optimal" and row.get("sol_status") == 1:
-        return True
-    return False
+    return bool(st == "Optimal" and row.get("sol_status") == 1)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", nargs="*", default=None, help="cases: pm2k pm20k mclp20k orlib")
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="cases: pm2k pm20k mclp20k orlib (default: all four), extras: euc20k tt20k",
+    )
     ap.add_argument("--skip-competitors", action="store_true")
     ap.add_argument("--limit-ours", type=float, default=120.0)
     ap.add_argument("--limit-big", type=float, default=120.0, help="competitor limit, 2k/20k cases")
@@ -289,23 +334,29 @@ def main(argv: list[str] | None = None) -> int:
         print("pbp-pmedian is not installed: its column is skipped")
     wanted = set(args.only or ["pm2k", "pm20k", "mclp20k", "orlib"])
     cases: list[tuple[str, dict, float, float]] = []
-    for key in ("pm2k", "pm20k", "mclp20k"):
+    for key in CASES:
         if key in wanted:
-            gap = 0.0 if key != "pm20k" else 1e-4
+            gap = 0.0 if key in ("pm2k", "mclp20k") else 1e-4
             cases.append((key, CASES[key], gap, args.limit_big))
     if "orlib" in wanted and ORLIB.exists():
         for name in ORLIB_NAMES:
             cases.append((name, {"kind": "orlib", "name": name}, 0.0, args.limit_orlib))
     optima = orlib_optima() if ORLIB.exists() else {}
     results = []
-    print(f"{'case':9} {'method':22} {'status':28} {'objective':>16} {'gap':>9} {'seconds':>9} {'x ours':>8}")
+    header = ("case", "method", "status", "objective", "gap", "seconds", "x ours")
+    print(
+        f"{header[0]:9} {header[1]:22} {header[2]:36} "
+        + " ".join(f"{h:>{w}}" for h, w in zip(header[3:], (16, 9, 9, 8), strict=True))
+    )
     for key, spec, gap, limit in cases:
         rows = []
         ours = run_ours(spec, args.limit_ours, gap, use_groups=False)
         rows.append(("ours (HiGHS)", ours))
-        if spec["kind"] == "pmedian":
-            rows.append(("ours + origin_groups", run_ours(spec, args.limit_ours, gap, use_groups=True)))
-        if not args.skip_competitors:
+        if spec["kind"] in ("pmedian", "twotier") and not spec.get("euclid"):
+            rows.append(
+                ("ours + origin_groups", run_ours(spec, args.limit_ours, gap, use_groups=True))
+            )
+        if not args.skip_competitors and key not in EXTRAS:
             grace = 30.0 if spec.get("n", 0) < 10000 else 60.0
             rows.append(("spopt PuLP+CBC", in_child(spec, "spopt-cbc", limit, grace)))
             rows.append(("spopt PuLP+HiGHS", in_child(spec, "spopt-highs", limit, grace)))
@@ -321,12 +372,16 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = f"{r:.2f}"
             extra = ""
             if spec["kind"] == "orlib" and row.get("objective") is not None:
-                extra = " (= optimum)" if abs(row["objective"] - optima[spec["name"]]) < 1e-6 else " (!= optimum)"
+                extra = (
+                    " (= optimum)"
+                    if abs(row["objective"] - optima[spec["name"]]) < 1e-6
+                    else " (!= optimum)"
+                )
+            g = row.get("gap")
+            gap_s = f"{100 * g:.4f}%" if g is not None and math.isfinite(g) else "-"
             print(
-                f"{key:9} {label:22} {str(row.get('status'))[:28]:28} "
-                f"{fmt(row.get('objective'), 1):>16} "
-                f"{(f'{100 * row['gap']:.4f}%' if row.get('gap') is not None and math.isfinite(row['gap']) else '-'):>9} "
-                f"{fmt(t, 2):>9} {ratio:>8}{extra}",
+                f"{key:9} {label:22} {str(row.get('status'))[:36]:36} "
+                f"{fmt(row.get('objective'), 1):>16} {gap_s:>9} {fmt(t, 2):>9} {ratio:>8}{extra}",
                 flush=True,
             )
             results.append({"case": key, "method": label, **row})

@@ -28,8 +28,8 @@ from optimizer.models import (
     PMedian,
     Solution,
     TwoTier,
+    _base,
 )
-from optimizer.models import _base
 
 HYP = settings(
     max_examples=100,
@@ -68,8 +68,13 @@ def instances(draw: st.DrawFn, max_n: int = 7, max_m: int = 6) -> dict:
     p = draw(st.integers(1, m))
     extra = np.array(draw(st.lists(st.integers(0, 6), min_size=m, max_size=m)), dtype=float)
     return {
-        "cost": cost, "w": w, "required": required, "forbidden": forbidden, "p": p,
-        "site_costs": extra, "seed": draw(st.integers(0, 2**31 - 1)),
+        "cost": cost,
+        "w": w,
+        "required": required,
+        "forbidden": forbidden,
+        "p": p,
+        "site_costs": extra,
+        "seed": draw(st.integers(0, 2**31 - 1)),
     }
 
 
@@ -95,7 +100,10 @@ def _travel(cost: np.ndarray, w: np.ndarray, sites: list[int]) -> float:
 
 def enum_pmedian(inst: dict) -> float:
     cost, w, p = inst["cost"], inst["w"], inst["p"]
-    vals = [_travel(cost, w, s) for s in _subsets(cost.shape[1], inst["required"], inst["forbidden"], [p])]
+    vals = [
+        _travel(cost, w, s)
+        for s in _subsets(cost.shape[1], inst["required"], inst["forbidden"], [p])
+    ]
     return min([v for v in vals if math.isfinite(v)], default=math.inf)
 
 
@@ -132,7 +140,10 @@ def assert_same(got: float, ref: float) -> None:
 @given(inst=instances())
 def test_pmedian_matches_enumeration(inst: dict, method: str) -> None:
     model = PMedian.from_cost_matrix(
-        inst["cost"], p=inst["p"], weights=inst["w"], required=inst["required"],
+        inst["cost"],
+        p=inst["p"],
+        weights=inst["w"],
+        required=inst["required"],
         forbidden=inst["forbidden"],
     )
     model._method = method
@@ -144,8 +155,11 @@ def test_pmedian_matches_enumeration(inst: dict, method: str) -> None:
 @given(inst=instances())
 def test_fixed_charge_matches_enumeration(inst: dict, method: str) -> None:
     model = FixedCharge.from_cost_matrix(
-        inst["cost"], site_costs=inst["site_costs"], weights=inst["w"],
-        required=inst["required"], forbidden=inst["forbidden"],
+        inst["cost"],
+        site_costs=inst["site_costs"],
+        weights=inst["w"],
+        required=inst["required"],
+        forbidden=inst["forbidden"],
     )
     model._method = method
     assert_same(solve_or_inf(model), enum_fixed_charge(inst))
@@ -161,7 +175,11 @@ def test_mclp_matches_enumeration(inst: dict) -> None:
         covered = (cost[:, s] <= radius).any(axis=1)
         ref = max(ref, float(w[(w > 0) & covered].sum()))
     model = MCLP.from_cost_matrix(
-        cost, radius=radius, p=inst["p"], weights=w, required=inst["required"],
+        cost,
+        radius=radius,
+        p=inst["p"],
+        weights=w,
+        required=inst["required"],
         forbidden=inst["forbidden"],
     )
     assert_same(solve_or_inf(model, -1.0), ref)
@@ -179,7 +197,11 @@ def test_lscp_matches_enumeration(inst: dict) -> None:
         if covered[w > 0].all():
             ref = min(ref, float(c[s].sum()))
     model = LSCP.from_cost_matrix(
-        cost, radius=radius, site_costs=c, weights=w, required=inst["required"],
+        cost,
+        radius=radius,
+        site_costs=c,
+        weights=w,
+        required=inst["required"],
         forbidden=inst["forbidden"],
     )
     assert_same(solve_or_inf(model), ref)
@@ -201,7 +223,7 @@ def test_pcenter_matches_enumeration(inst: dict) -> None:
 
 def enum_capacitated(inst: dict, caps: np.ndarray, p: int | None, multiple: bool) -> float:
     cost, w = inst["cost"], inst["w"]
-    n, m = cost.shape
+    _n, m = cost.shape
     f = np.zeros(m) if p is not None else inst["site_costs"]
     rows = np.nonzero(w > 0)[0]
     sizes = [p] if p is not None else range(1, m + 1)
@@ -222,15 +244,24 @@ def enum_capacitated(inst: dict, caps: np.ndarray, p: int | None, multiple: bool
                     best = min(best, base + float(w[rows] @ cost[rows, a]))
         else:
             k = len(s)
-            c = np.array([[w[i] * cost[i, j] if np.isfinite(cost[i, j]) else 0.0 for j in s] for i in rows])
+            c = np.array(
+                [[w[i] * cost[i, j] if np.isfinite(cost[i, j]) else 0.0 for j in s] for i in rows]
+            )
             bounds = [(0, 1) if np.isfinite(cost[i, j]) else (0, 0) for i in rows for j in s]
             a_eq = np.kron(np.eye(rows.size), np.ones(k))
             a_ub = np.zeros((k, rows.size * k))
             for col in range(k):
                 a_ub[col, col::k] = w[rows]
             b_ub = np.array([caps[j] if np.isfinite(caps[j]) else 1e12 for j in s])
-            res = linprog(c.ravel(), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(rows.size),
-                          bounds=bounds, method="highs")
+            res = linprog(
+                c.ravel(),
+                A_ub=a_ub,
+                b_ub=b_ub,
+                A_eq=a_eq,
+                b_eq=np.ones(rows.size),
+                bounds=bounds,
+                method="highs",
+            )
             if res.status == 0:
                 best = min(best, base + float(res.fun))
     return best
@@ -244,13 +275,23 @@ def test_capacitated_matches_enumeration(inst: dict, multiple: bool) -> None:
     caps = rng.integers(1, 8, inst["cost"].shape[1]).astype(float)
     caps[rng.random(caps.size) < 0.2] = np.inf
     cpm = CapacitatedPMedian.from_cost_matrix(
-        inst["cost"], p=inst["p"], capacities=caps, weights=inst["w"],
-        multiple_sourcing=multiple, required=inst["required"], forbidden=inst["forbidden"],
+        inst["cost"],
+        p=inst["p"],
+        capacities=caps,
+        weights=inst["w"],
+        multiple_sourcing=multiple,
+        required=inst["required"],
+        forbidden=inst["forbidden"],
     )
     assert_same(solve_or_inf(cpm), enum_capacitated(inst, caps, inst["p"], multiple))
     cfc = CapacitatedFixedCharge.from_cost_matrix(
-        inst["cost"], site_costs=inst["site_costs"], capacities=caps, weights=inst["w"],
-        multiple_sourcing=multiple, required=inst["required"], forbidden=inst["forbidden"],
+        inst["cost"],
+        site_costs=inst["site_costs"],
+        capacities=caps,
+        weights=inst["w"],
+        multiple_sourcing=multiple,
+        required=inst["required"],
+        forbidden=inst["forbidden"],
     )
     assert_same(solve_or_inf(cfc), enum_capacitated(inst, caps, None, multiple))
 
@@ -292,7 +333,7 @@ def two_tier_instances(draw: st.DrawFn) -> dict:
 
 def enum_two_tier(d: dict) -> float:
     cost = d["cost"]
-    n, m = cost.shape
+    _n, m = cost.shape
 
     def rng_of(c):
         return (0, m) if c is None else ((c, c) if isinstance(c, int) else c)
@@ -320,7 +361,11 @@ def enum_two_tier(d: dict) -> float:
         if not math.isfinite(v):
             continue
         if d["T"] is not None:
-            cov = (cost[rows][:, open_] <= d["T"]).any(axis=1) if open_.any() else np.zeros(rows.size, bool)
+            cov = (
+                (cost[rows][:, open_] <= d["T"]).any(axis=1)
+                if open_.any()
+                else np.zeros(rows.size, bool)
+            )
             if d["hard"] and not cov.all():
                 continue
             if not d["hard"]:
@@ -331,11 +376,21 @@ def enum_two_tier(d: dict) -> float:
 
 def build_two_tier(d: dict) -> TwoTier:
     return TwoTier.from_cost_matrix(
-        d["cost"], w_full=d["w_full"], w_remote=d["w_remote"], n_full=d["n_full"],
-        n_remote=d["n_remote"], budget_full=d["budget_full"], budget_remote=d["budget_remote"],
-        site_cost_full=d["cf"], site_cost_remote=d["cr"], coverage_minutes=d["T"],
-        coverage="hard" if d["hard"] else "soft", coverage_penalty=d["penalty"],
-        required=d["required"], required_remote=d["required_remote"], forbidden=d["forbidden"],
+        d["cost"],
+        w_full=d["w_full"],
+        w_remote=d["w_remote"],
+        n_full=d["n_full"],
+        n_remote=d["n_remote"],
+        budget_full=d["budget_full"],
+        budget_remote=d["budget_remote"],
+        site_cost_full=d["cf"],
+        site_cost_remote=d["cr"],
+        coverage_minutes=d["T"],
+        coverage="hard" if d["hard"] else "soft",
+        coverage_penalty=d["penalty"],
+        required=d["required"],
+        required_remote=d["required_remote"],
+        forbidden=d["forbidden"],
     )
 
 
@@ -367,13 +422,19 @@ def test_two_tier_matches_enumeration(d: dict, method: str) -> None:
 @given(inst=instances(max_n=5, max_m=5))
 def test_cbc_matches_enumeration(inst: dict) -> None:
     pm = PMedian.from_cost_matrix(
-        inst["cost"], p=inst["p"], weights=inst["w"], required=inst["required"],
+        inst["cost"],
+        p=inst["p"],
+        weights=inst["w"],
+        required=inst["required"],
         forbidden=inst["forbidden"],
     )
     assert_same(solve_or_inf(pm, solver="cbc"), enum_pmedian(inst))
     fc = FixedCharge.from_cost_matrix(
-        inst["cost"], site_costs=inst["site_costs"], weights=inst["w"],
-        required=inst["required"], forbidden=inst["forbidden"],
+        inst["cost"],
+        site_costs=inst["site_costs"],
+        weights=inst["w"],
+        required=inst["required"],
+        forbidden=inst["forbidden"],
     )
     assert_same(solve_or_inf(fc, solver="cbc"), enum_fixed_charge(inst))
 
@@ -403,11 +464,39 @@ def plane_instance(n: int, m: int, seed: int, *, rounded: bool = True):
 def test_pmedian_paths_agree(seed: int) -> None:
     cost, w = plane_instance(300, 40, seed)
     values = []
-    for method in ("compact", "benders"):
+    for method, warm in (("compact", True), ("benders", True), ("benders", False)):
         model = PMedian.from_cost_matrix(cost, p=5, weights=w)
+        model._method = method
+        sol = model.solve(mip_gap=0, warm_start=warm)
+        assert sol.status == "optimal" and sol.gap == 0
+        values.append(sol.objective)
+    assert values[0] == pytest.approx(values[1], rel=1e-12)
+    assert values[0] == pytest.approx(values[2], rel=1e-12)
+
+
+@pytest.mark.parametrize("coverage", ["hard", "soft"])
+def test_two_tier_paths_agree(coverage: str) -> None:
+    cost, w = plane_instance(250, 30, 2)
+    values = []
+    for method in ("compact", "benders"):
+        model = TwoTier.from_cost_matrix(
+            cost,
+            w_full=w,
+            w_remote=0.5 * w,
+            n_full=(2, 4),
+            n_remote=(0, 6),
+            site_cost_full=300.0,
+            site_cost_remote=40.0,
+            coverage_minutes=14.0,
+            coverage=coverage,
+            coverage_penalty=25.0,
+            required=[3],
+            forbidden=[7],
+        )
         model._method = method
         sol = model.solve(mip_gap=0)
         assert sol.status == "optimal"
+        assert 3 in sol.sites_of_tier("full") and 7 not in sol.open_sites
         values.append(sol.objective)
     assert values[0] == pytest.approx(values[1], rel=1e-12)
 
@@ -425,7 +514,12 @@ def test_origin_groups_aggregation_is_exact() -> None:
     b = PMedian.from_cost_matrix(cost, p=6, weights=w, origin_groups=groups).solve(mip_gap=0)
     assert a.objective == pytest.approx(b.objective, rel=1e-12)
     model = TwoTier.from_cost_matrix(
-        cost, w_full=w, w_remote=w / 2, n_full=3, n_remote=(0, 4), site_cost_remote=50.0,
+        cost,
+        w_full=w,
+        w_remote=w / 2,
+        n_full=3,
+        n_remote=(0, 4),
+        site_cost_remote=50.0,
         origin_groups=groups,
     )
     plain = TwoTier.from_cost_matrix(
@@ -477,7 +571,7 @@ def test_status_follows_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_incumbent_raises_solver_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    cost, w = plane_instance(30, 6, 6)
+    cost, _w = plane_instance(30, 6, 6)
 
     def nothing(milp, **kw):
         return _base.RawResult("no_solution", None, math.nan, -math.inf)
@@ -542,7 +636,9 @@ def test_more_required_sites_than_p() -> None:
     with pytest.raises(InfeasibleError, match="required sites but p = 1"):
         CapacitatedPMedian.from_cost_matrix(cost, p=1, capacities=9, required=[0, 1]).solve()
     with pytest.raises(InfeasibleError, match="required full sites"):
-        TwoTier.from_cost_matrix(cost, w_full=[1, 1, 1], w_remote=[0, 0, 0], n_full=1, required=[0, 2]).solve()
+        TwoTier.from_cost_matrix(
+            cost, w_full=[1, 1, 1], w_remote=[0, 0, 0], n_full=1, required=[0, 2]
+        ).solve()
 
 
 def test_solver_proven_infeasibility_raises() -> None:
@@ -567,9 +663,13 @@ def test_invalid_input_is_rejected() -> None:
     with pytest.raises(DataError, match="unknown sites"):
         PMedian.from_cost_matrix([[1.0, 2.0]], p=1, site_ids=["x", "y"], required=["z"])
     with pytest.raises(DataError, match="one tier"):
-        TwoTier.from_cost_matrix([[1.0, 2.0]], w_full=[1], w_remote=[1], required=[0], required_remote=[0])
+        TwoTier.from_cost_matrix(
+            [[1.0, 2.0]], w_full=[1], w_remote=[1], required=[0], required_remote=[0]
+        )
     with pytest.raises(DataError, match="coverage_penalty"):
-        TwoTier.from_cost_matrix([[1.0]], w_full=[1], w_remote=[1], coverage_minutes=3, coverage="soft")
+        TwoTier.from_cost_matrix(
+            [[1.0]], w_full=[1], w_remote=[1], coverage_minutes=3, coverage="soft"
+        )
 
 
 # ----------------------------------------------------------------------------------------
@@ -622,8 +722,12 @@ def test_geographic_constructors() -> None:
     sites = [f"s{j}" for j in range(6)]
     pop = np.arange(40, dtype=float)
     region = fake_region(
-        cells[::-1], sites, pop[::-1], [False, True, False, False, False, False],
-        [100.0] * 6, [np.nan] * 6,
+        cells[::-1],
+        sites,
+        pop[::-1],
+        [False, True, False, False, False, False],
+        [100.0] * 6,
+        [np.nan] * 6,
     )
     tt = FakeTravelTimes(cost, cells, sites, origin_groups=np.arange(40))
     a = PMedian.from_region(region, tt, p=2).solve(mip_gap=0)
@@ -631,7 +735,9 @@ def test_geographic_constructors() -> None:
     assert a.objective == pytest.approx(b.objective)
     assert "s1" in a.open_site_ids and a.demand_ids == tuple(cells)
     fc = FixedCharge.from_region(region, tt, weight_scale=2.0).solve(mip_gap=0)
-    ref = FixedCharge.from_cost_matrix(cost, site_costs=100.0, weights=2 * pop, required=[1]).solve(mip_gap=0)
+    ref = FixedCharge.from_cost_matrix(cost, site_costs=100.0, weights=2 * pop, required=[1]).solve(
+        mip_gap=0
+    )
     assert fc.objective == pytest.approx(ref.objective)
     cap = CapacitatedPMedian.from_region(region, tt, p=2).solve(mip_gap=0)
     assert cap.objective == pytest.approx(b.objective)  # NaN capacity = unlimited
@@ -655,17 +761,44 @@ def test_two_tier_money_objective_with_minutes_standard() -> None:
     cost, w = plane_instance(80, 12, 10)
     tt = FakeTravelTimes(cost, list(range(80)), list(range(12)))
     model = TwoTier.from_travel_times(
-        tt, w_full=w, w_remote=w, cost_per_minute=0.5, n_full=(1, 3), n_remote=(0, 5),
-        site_cost_full=400.0, site_cost_remote=40.0, coverage_minutes=15.0,
+        tt,
+        w_full=w,
+        w_remote=w,
+        cost_per_minute=0.5,
+        n_full=(1, 3),
+        n_remote=(0, 5),
+        site_cost_full=400.0,
+        site_cost_remote=40.0,
+        coverage_minutes=15.0,
     )
     sol = model.solve(mip_gap=0)
     assert sol.covered is not None and sol.covered.all()
     parts = sol.breakdown
     assert sol.objective == pytest.approx(sum(parts.values()))
     assert parts["site_cost_full"] == 400.0 * len(sol.sites_of_tier("full"))
+    money = TwoTier.from_travel_times(
+        tt,
+        w_full=w,
+        w_remote=w,
+        visit_cost=0.5 * cost,
+        n_full=(1, 3),
+        n_remote=(0, 5),
+        site_cost_full=400.0,
+        site_cost_remote=40.0,
+        coverage_minutes=15.0,
+    ).solve(mip_gap=0)
+    assert money.objective == pytest.approx(sol.objective)
     soft = TwoTier.from_travel_times(
-        tt, w_full=w, w_remote=w, cost_per_minute=0.5, n_full=(1, 3), n_remote=(0, 5),
-        site_cost_full=400.0, site_cost_remote=40.0, coverage_minutes=15.0, coverage="soft",
+        tt,
+        w_full=w,
+        w_remote=w,
+        cost_per_minute=0.5,
+        n_full=(1, 3),
+        n_remote=(0, 5),
+        site_cost_full=400.0,
+        site_cost_remote=40.0,
+        coverage_minutes=15.0,
+        coverage="soft",
         coverage_penalty=0.0,
     ).solve(mip_gap=0)
     assert soft.objective <= sol.objective + 1e-9
@@ -678,8 +811,16 @@ def test_written_model_solves_to_the_same_optimum(tmp_path, suffix: str) -> None
     cost, w = plane_instance(60, 8, 12)
     models = [
         PMedian.from_cost_matrix(cost, p=3, weights=w, required=[1]),
-        TwoTier.from_cost_matrix(cost, w_full=w, w_remote=w, n_full=2, n_remote=(1, 3),
-                                 coverage_minutes=20, coverage="soft", coverage_penalty=50.0),
+        TwoTier.from_cost_matrix(
+            cost,
+            w_full=w,
+            w_remote=w,
+            n_full=2,
+            n_remote=(1, 3),
+            coverage_minutes=20,
+            coverage="soft",
+            coverage_penalty=50.0,
+        ),
         MCLP.from_cost_matrix(cost, radius=12, p=2, weights=w),
         CapacitatedPMedian.from_cost_matrix(cost, p=3, capacities=w.sum() / 2, weights=w),
     ]

@@ -110,15 +110,15 @@ def test_objectives_equal_spopt(spopt_locate, seed: int) -> None:
         ref_lscp = locate.LSCP.from_cost_matrix(cost, service_radius=cover_all)
         ref_pc = locate.PCenter.from_cost_matrix(cost, p_facilities=p)
 
-    assert PMedian.from_cost_matrix(cost, p=p, weights=w).solve(mip_gap=0).objective == pytest.approx(
-        _spopt_value(ref_pm, pulp)
-    )
+    assert PMedian.from_cost_matrix(cost, p=p, weights=w).solve(
+        mip_gap=0
+    ).objective == pytest.approx(_spopt_value(ref_pm, pulp))
     assert MCLP.from_cost_matrix(cost, radius=radius, p=p, weights=w).solve(
         mip_gap=0
     ).objective == pytest.approx(_spopt_value(ref_mclp, pulp))
-    assert LSCP.from_cost_matrix(cost, radius=cover_all).solve(mip_gap=0).objective == pytest.approx(
-        _spopt_value(ref_lscp, pulp)
-    )
+    assert LSCP.from_cost_matrix(cost, radius=cover_all).solve(
+        mip_gap=0
+    ).objective == pytest.approx(_spopt_value(ref_lscp, pulp))
     assert PCenter.from_cost_matrix(cost, p=p).solve(mip_gap=0).objective == pytest.approx(
         _spopt_value(ref_pc, pulp)
     )
@@ -132,6 +132,8 @@ def test_predefined_sites_match_spopt(spopt_locate) -> None:
     pre[[2, 7]] = 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = locate.PMedian.from_cost_matrix(cost, w, p_facilities=4, predefined_facilities_arr=pre)
+        ref = locate.PMedian.from_cost_matrix(
+            cost, w, p_facilities=4, predefined_facilities_arr=pre
+        )
     ours = PMedian.from_cost_matrix(cost, p=4, weights=w, required=[2, 7]).solve(mip_gap=0)
     assert ours.objective == pytest.approx(_spopt_value(ref, pulp))

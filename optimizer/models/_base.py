@@ -288,7 +288,9 @@ def _id_index(ids: tuple[Any, ...]) -> dict[Any, int]:
     return {v: i for i, v in enumerate(ids)}
 
 
-def demand_names(rows: NDArray[np.int64], demand_ids: tuple[Any, ...] | None, limit: int = 10) -> str:
+def demand_names(
+    rows: NDArray[np.int64], demand_ids: tuple[Any, ...] | None, limit: int = 10
+) -> str:
     """Format demand rows for an error message (ids when known)."""
     shown = rows[:limit].tolist()
     names = [demand_ids[r] for r in shown] if demand_ids is not None else shown
@@ -349,7 +351,7 @@ def travel_time_parts(
 def region_weights_and_required(
     region: Any, origin_ids: tuple[Any, ...], destination_ids: tuple[Any, ...]
 ) -> tuple[NDArray[np.float64], list[Any]]:
-    """Population per matrix row and required site ids from a region bundle."""
+    """Return the population per matrix row and the required site ids of a region."""
     pop = region.population["population"]
     missing = [o for o in origin_ids if o not in pop.index]
     if missing:
@@ -414,9 +416,7 @@ class RowGroups:
         return np.bincount(self.inverse, weights=w, minlength=self.n_groups)
 
 
-def group_rows(
-    cost: NDArray[np.float64], groups: NDArray[np.int64] | None = None
-) -> RowGroups:
+def group_rows(cost: NDArray[np.float64], groups: NDArray[np.int64] | None = None) -> RowGroups:
     """Group identical rows, and rows that differ by a constant within ``groups``.
 
     ``groups`` (the travel-time engine's ``origin_groups``) labels rows that
@@ -563,7 +563,9 @@ class MilpBuilder:
         self.n_rows += n_rows
         return idx
 
-    def add_row(self, cols: ArrayLike, vals: ArrayLike, *, lb: float = -np.inf, ub: float = np.inf) -> int:
+    def add_row(
+        self, cols: ArrayLike, vals: ArrayLike, *, lb: float = -np.inf, ub: float = np.inf
+    ) -> int:
         """Add one row."""
         c = np.asarray(cols, dtype=np.int64)
         return int(self.add_rows(np.zeros(c.size), c, vals, 1, lb=lb, ub=ub)[0])
@@ -574,14 +576,14 @@ class MilpBuilder:
         r = cat(self._r) if self._r else np.zeros(0, dtype=np.int64)
         c = cat(self._c) if self._c else np.zeros(0, dtype=np.int64)
         v = cat(self._v) if self._v else np.zeros(0)
-        A = sp.csr_matrix((v, (r, c)), shape=(self.n_rows, self.n_cols))
-        A.sum_duplicates()
+        mat = sp.csr_matrix((v, (r, c)), shape=(self.n_rows, self.n_cols))
+        mat.sum_duplicates()
         return Milp(
             col_cost=cat(self._cost) if self._cost else np.zeros(0),
             col_lb=cat(self._lb) if self._lb else np.zeros(0),
             col_ub=cat(self._ub) if self._ub else np.zeros(0),
             integer=cat(self._int) if self._int else np.zeros(0, dtype=bool),
-            A=A,
+            A=mat,
             row_lb=cat(self._rlb) if self._rlb else np.zeros(0),
             row_ub=cat(self._rub) if self._rub else np.zeros(0),
             offset=self.offset,
@@ -608,8 +610,8 @@ def highs_model(milp: Milp) -> Any:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     lp = highspy.HighsLp()
-    A = milp.A.tocsc()
-    A.sort_indices()
+    mat = milp.A.tocsc()
+    mat.sort_indices()
     lp.num_col_ = milp.n_cols
     lp.num_row_ = milp.n_rows
     inf = highspy.kHighsInf
@@ -621,9 +623,9 @@ def highs_model(milp: Milp) -> Any:
     lp.offset_ = float(milp.offset)
     lp.sense_ = highspy.ObjSense.kMaximize if milp.maximize else highspy.ObjSense.kMinimize
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    lp.a_matrix_.start_ = mat.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = mat.indices.astype(np.int32)
+    lp.a_matrix_.value_ = mat.data.astype(np.float64)
     if milp.integer.any():
         kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
         lp.integrality_ = [kint if f else kcont for f in milp.integer]
@@ -710,30 +712,27 @@ def run_highs_instance(
     h.run()
     ms = h.getModelStatus()
     info = h.getInfo()
-    MS = highspy.HighsModelStatus
+    ms_enum = highspy.HighsModelStatus
     has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_x else None
     objective = float(info.objective_function_value) if has_x else math.nan
-    if integer:
-        bound = float(info.mip_dual_bound)
-    else:
-        bound = objective
-    if ms == MS.kModelEmpty:
+    bound = float(info.mip_dual_bound) if integer else objective
+    if ms == ms_enum.kModelEmpty:
         x = np.zeros(h.getNumCol())
         objective = bound = float(h.getObjectiveOffset()[1])
         return RawResult("optimal", x, objective, bound)
-    if ms == MS.kOptimal:
+    if ms == ms_enum.kOptimal:
         status = "optimal" if has_x else "no_solution"
-    elif ms in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
+    elif ms in (ms_enum.kInfeasible, ms_enum.kUnboundedOrInfeasible):
         status = "infeasible"
     elif ms in (
-        MS.kTimeLimit,
-        MS.kInterrupt,
-        MS.kIterationLimit,
-        MS.kSolutionLimit,
-        MS.kObjectiveBound,
-        MS.kObjectiveTarget,
-        MS.kHighsInterrupt,
+        ms_enum.kTimeLimit,
+        ms_enum.kInterrupt,
+        ms_enum.kIterationLimit,
+        ms_enum.kSolutionLimit,
+        ms_enum.kObjectiveBound,
+        ms_enum.kObjectiveTarget,
+        ms_enum.kHighsInterrupt,
     ):
         status = "time_limit" if has_x else "no_solution"
     else:
@@ -767,11 +766,11 @@ def run_cbc(
         xs.append(prob.add_variable(f"x{k}", lb, ub, cat=cat))
     cost_terms = [(xs[k], float(c)) for k, c in enumerate(milp.col_cost) if c != 0]
     prob.setObjective(pulp.LpAffineExpression(cost_terms, constant=float(milp.offset)))
-    A = milp.A.tocsr()
+    mat = milp.A.tocsr()
     for r in range(milp.n_rows):
-        lo, hi = A.indptr[r], A.indptr[r + 1]
+        lo, hi = mat.indptr[r], mat.indptr[r + 1]
         expr = pulp.LpAffineExpression(
-            [(xs[j], float(v)) for j, v in zip(A.indices[lo:hi], A.data[lo:hi], strict=True)]
+            [(xs[j], float(v)) for j, v in zip(mat.indices[lo:hi], mat.data[lo:hi], strict=True)]
         )
         rl, ru = milp.row_lb[r], milp.row_ub[r]
         if np.isfinite(rl) and np.isfinite(ru) and rl == ru:

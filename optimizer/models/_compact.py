@@ -120,7 +120,9 @@ class CompactModel(LocationModel):
         cols = np.sort(np.asarray(cols, dtype=np.int64))
         return {
             "open_sites": tuple(int(j) for j in cols),
-            "open_site_ids": None if self.site_ids is None else tuple(self.site_ids[j] for j in cols),
+            "open_site_ids": None
+            if self.site_ids is None
+            else tuple(self.site_ids[j] for j in cols),
             "tiers": tuple("full" for _ in cols),
         }
 
@@ -134,11 +136,11 @@ def check_p_value(p: Any) -> int:
     return int(p)
 
 
-def unique_sets(N: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+def unique_sets(cover: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
     """Distinct rows of a boolean matrix and the index of each row's distinct set."""
-    if N.shape[0] == 0:
-        return N, np.zeros(0, dtype=np.int64)
-    packed = np.ascontiguousarray(np.packbits(N, axis=1))
+    if cover.shape[0] == 0:
+        return cover, np.zeros(0, dtype=np.int64)
+    packed = np.ascontiguousarray(np.packbits(cover, axis=1))
     keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
     _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-    return N[first], inv.reshape(-1).astype(np.int64)
+    return cover[first], inv.reshape(-1).astype(np.int64)

@@ -64,8 +64,6 @@ logger = logging.getLogger(__name__)
 
 #: Above this many (row, level) pairs the HiGHS path uses Benders instead of the compact MILP.
 COMPACT_LIMIT = 30_000
-#: Blocks with at most this many rows get one theta per row in the master.
-DISAGGREGATE_ROWS = 0
 #: Cut rounds per probe and consecutive unsuccessful probes before probing stops.
 PROBE_CUT_ROUNDS = 10
 PROBE_MISSES = 12
@@ -101,18 +99,8 @@ class Block:
             a += x[c]
         return a
 
-    def value(self, x: NDArray[np.float64]) -> float:
-        """Exact weighted distance at integral ``x``."""
-        if self.n_rows == 0:
-            return 0.0
-        a = self.open_level(x) > 0.5
-        if not a.any():
-            return math.inf
-        d = self.cost[:, a].min(axis=1)
-        return float(self.w @ d)
-
     def work(self) -> int:
-        """Number of (row, level) pairs of the full compact formulation (an estimate)."""
+        """Estimate the (row, level) pairs of the full compact formulation."""
         m = self.cost.shape[1]
         nfin = np.isfinite(self.cost).sum(axis=1)
         cap = m - self.min_open + 1 if self.min_open >= 1 else m
@@ -156,7 +144,7 @@ class DistanceProblem:
 
 
 def compact_milp(prob: DistanceProblem) -> tuple[Milp, list[Nodes]]:
-    """The full compact MILP: base + aggregated Elloumi nodes of every block."""
+    """Build the full compact MILP: base + aggregated Elloumi nodes of every block."""
     base = prob.base
     b = MilpBuilder()
     b.add_cols(base.n_cols, cost=base.col_cost, lb=base.col_lb, ub=base.col_ub, name="x")
@@ -169,8 +157,16 @@ def compact_milp(prob: DistanceProblem) -> tuple[Milp, list[Nodes]]:
     all_nodes = []
     for blk in prob.blocks:
         if blk.n_rows == 0:
-            all_nodes.append(Nodes(np.zeros(0), np.zeros(0, bool), np.zeros(0, np.int64),
-                                   np.zeros(1, np.int64), np.zeros(0, np.int64), 0.0))
+            all_nodes.append(
+                Nodes(
+                    np.zeros(0),
+                    np.zeros(0, bool),
+                    np.zeros(0, np.int64),
+                    np.zeros(1, np.int64),
+                    np.zeros(0, np.int64),
+                    0.0,
+                )
+            )
             continue
         nodes = elloumi_nodes(blk.sr, blk.w, forced=blk.forced, min_open=blk.min_open)
         add_nodes_to_builder(b, nodes, blk.combo, name=f"z_{blk.name}")
@@ -178,7 +174,9 @@ def compact_milp(prob: DistanceProblem) -> tuple[Milp, list[Nodes]]:
     return b.build(), all_nodes
 
 
-def _compact_start(prob: DistanceProblem, nodes: list[Nodes], x: NDArray[np.float64]) -> NDArray[np.float64]:
+def _compact_start(
+    prob: DistanceProblem, nodes: list[Nodes], x: NDArray[np.float64]
+) -> NDArray[np.float64]:
     parts = [x]
     for blk, nd in zip(prob.blocks, nodes, strict=True):
         if nd.size:
@@ -232,20 +230,29 @@ class _Master:
         base = prob.base
         self.nb = base.n_cols
         relaxed = Milp(
-            base.col_cost, base.col_lb.copy(), base.col_ub.copy(), np.zeros(self.nb, dtype=bool),
-            base.A, base.row_lb, base.row_ub, base.offset, False, None,
+            base.col_cost,
+            base.col_lb.copy(),
+            base.col_ub.copy(),
+            np.zeros(self.nb, dtype=bool),
+            base.A,
+            base.row_lb,
+            base.row_ub,
+            base.offset,
+            False,
+            None,
         )
         self.h = highs_model(relaxed)
         self.h.setOptionValue("output_flag", False)
+        # HiGHS's LP presolve is slow on covering rows and useless for warm re-solves
+        self.h.setOptionValue("presolve", "off")
         self.clusters: list[NDArray[np.int64]] = []
         self.theta: list[NDArray[np.int64]] = []
         col = self.nb
         for blk in prob.blocks:
-            if blk.n_rows <= DISAGGREGATE_ROWS:
-                cl = np.arange(blk.n_rows, dtype=np.int64)
-            else:
-                near = np.argmin(blk.cost, axis=1)
-                cl = np.unique(near, return_inverse=True)[1].astype(np.int64)
+            # one theta per cluster of rows sharing their nearest site (measured:
+            # per-row thetas make the LP and MIP rounds several times slower)
+            near = np.argmin(blk.cost, axis=1) if blk.n_rows else np.zeros(0, dtype=np.int64)
+            cl = np.unique(near, return_inverse=True)[1].astype(np.int64).reshape(-1)
             k = int(cl.max()) + 1 if cl.size else 0
             lb = np.bincount(cl, weights=blk.w * blk.sr.ds[:, 0], minlength=k) if k else np.zeros(0)
             if k:
@@ -275,26 +282,28 @@ class _Master:
             for c in blk.combo:
                 rows.append(rid)
                 cols.append(c[sites])
-            A = sp.csr_matrix(
+            mat = sp.csr_matrix(
                 (np.ones(sum(r.size for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
                 shape=(nr, self.n_cols),
             )
-            A.sum_duplicates()
-            self._add_csr(A, np.ones(nr))
+            mat.sum_duplicates()
+            self._add_csr(mat, np.ones(nr))
 
-    def _add_csr(self, A: sp.csr_matrix, lb: NDArray[np.float64]) -> None:
-        A.sort_indices()
+    def _add_csr(self, mat: sp.csr_matrix, lb: NDArray[np.float64]) -> None:
+        mat.sort_indices()
         self.h.addRows(
-            A.shape[0],
+            mat.shape[0],
             lb,
-            np.full(A.shape[0], self.hs.kHighsInf),
-            A.nnz,
-            A.indptr[:-1].astype(np.int32),
-            A.indices.astype(np.int32),
-            A.data.astype(np.float64),
+            np.full(mat.shape[0], self.hs.kHighsInf),
+            mat.nnz,
+            mat.indptr[:-1].astype(np.int32),
+            mat.indices.astype(np.int32),
+            mat.data.astype(np.float64),
         )
 
-    def cuts_at(self, x_site: NDArray[np.float64]) -> list[tuple[int, sp.csr_matrix, NDArray[np.float64], NDArray[np.float64]]]:
+    def cuts_at(
+        self, x_site: NDArray[np.float64]
+    ) -> list[tuple[int, sp.csr_matrix, NDArray[np.float64], NDArray[np.float64]]]:
         """Cut batches (block, coef per site, rhs, row values) at base values ``x_site``."""
         out = []
         for b, blk in enumerate(self.prob.blocks):
@@ -325,7 +334,6 @@ class _Master:
             if sel.size == 0:
                 continue
             sub = coef[sel].tocoo()
-            rows = [sub.row, np.arange(sel.size)]
             cols = [th[sel]]
             vals = [np.ones(sel.size)]
             rr = [np.arange(sel.size)]
@@ -333,13 +341,12 @@ class _Master:
                 rr.append(sub.row)
                 cols.append(c[sub.col])
                 vals.append(sub.data)
-            A = sp.csr_matrix(
+            mat = sp.csr_matrix(
                 (np.concatenate(vals), (np.concatenate(rr), np.concatenate(cols))),
                 shape=(sel.size, self.n_cols),
             )
-            A.sum_duplicates()
-            self._add_csr(A, rhs[sel])
-            del rows
+            mat.sum_duplicates()
+            self._add_csr(mat, rhs[sel])
             added += sel.size
         self.n_cuts += added
         return added
@@ -357,21 +364,25 @@ class _Master:
             )
         return vals
 
-    def run_lp(self) -> tuple[str, NDArray[np.float64] | None, float]:
-        """Solve the current LP; return (status, x, objective)."""
+    def run_lp(
+        self, ctx: SolveContext | None = None
+    ) -> tuple[str, NDArray[np.float64] | None, float]:
+        """Solve the current LP (within the time left); return (status, x, objective)."""
+        rem = None if ctx is None else ctx.remaining()
+        self.h.setOptionValue("time_limit", math.inf if rem is None else max(rem, 0.01))
         self.h.run()
         ms = self.h.getModelStatus()
-        MS = self.hs.HighsModelStatus
-        if ms == MS.kOptimal:
+        ms_enum = self.hs.HighsModelStatus
+        if ms == ms_enum.kOptimal:
             x = np.asarray(self.h.getSolution().col_value, dtype=np.float64)
             return "optimal", x, float(self.h.getInfo().objective_function_value)
-        if ms in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
+        if ms in (ms_enum.kInfeasible, ms_enum.kUnboundedOrInfeasible):
             return "infeasible", None, math.inf
         return "other", None, -math.inf
 
 
 def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
-    """The Benders path (HiGHS)."""
+    """Solve by Benders decomposition (HiGHS only)."""
     t_start = time.perf_counter()
     nb = prob.base.n_cols
     ints = np.nonzero(prob.base.integer)[0]
@@ -391,6 +402,7 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
     if ctx.warm_start:
         offer(prob.heuristic())
     t_heur = time.perf_counter() - t_start
+    logger.debug("%s: heuristic value %.8g in %.2fs", prob.name, ub, t_heur)
     master = _Master(prob)
     if best_x is not None:
         master.add_cuts(master.cuts_at(best_x), None)
@@ -406,7 +418,7 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
     t_lp = time.perf_counter()
     while True:
         iters += 1
-        status, x, obj = master.run_lp()
+        status, x, obj = master.run_lp(ctx)
         if status == "infeasible":
             raise_solver_infeasible(prob.name)
         if status != "optimal" or x is None:
@@ -417,7 +429,9 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
             core = xb.copy()
         sep = alpha * core + (1 - alpha) * xb if alpha > 0 else xb
         batches = master.cuts_at(sep)
-        val = float(prob.base.col_cost @ sep + prob.base.offset) + sum(float(rv.sum()) for *_, rv in batches)
+        val = float(prob.base.col_cost @ sep + prob.base.offset) + sum(
+            float(rv.sum()) for *_, rv in batches
+        )
         lp_ub = min(lp_ub, val)
         added = master.add_cuts(batches, x)
         core = 0.5 * core + 0.5 * sep
@@ -432,7 +446,12 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
     t_lp_phase = time.perf_counter() - t_lp
     logger.debug(
         "%s: LP phase %d iterations, bound %.6g, LP upper %.6g, %d cuts, %.2fs",
-        prob.name, iters, lb, lp_ub, master.n_cuts, time.perf_counter() - t_lp,
+        prob.name,
+        iters,
+        lb,
+        lp_ub,
+        master.n_cuts,
+        time.perf_counter() - t_lp,
     )
     if x_lp is None:
         if best_x is None:
@@ -441,17 +460,25 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
         return Outcome(best_x, -math.inf, False)
 
     # ---- better incumbent from the LP ------------------------------------------------
-    if ctx.warm_start and not ctx.out_of_time():
-        if offer(prob.improve(x_lp[:nb])):
-            assert best_x is not None
-            master.add_cuts(master.cuts_at(best_x), None)
+    t_imp = time.perf_counter()
+    improved = ctx.warm_start and not ctx.out_of_time() and offer(prob.improve(x_lp[:nb]))
+    logger.debug("%s: LP rounding gave %.8g in %.2fs", prob.name, ub, time.perf_counter() - t_imp)
+    if improved:
+        assert best_x is not None
+        if master.add_cuts(master.cuts_at(best_x), x_lp):
+            status, x, obj = master.run_lp(ctx)  # re-solve: the duals must match the rows
+            if status == "optimal" and x is not None:
+                x_lp, lb = x, max(lb, obj)
     if best_x is not None and _closed(ub, lb, ctx.mip_gap):
         return Outcome(best_x, lb, True)
 
     # ---- reduced-cost fixing and probing ---------------------------------------------
     fixed = 0
     if best_x is not None and math.isfinite(lb):
-        fixed += _reduced_cost_fixing(master, ints, x_lp, ub, lb)
+        sol = master.h.getSolution()
+        rc = np.asarray(sol.col_dual, dtype=np.float64)[ints] if sol.dual_valid else None
+        if rc is not None:
+            fixed += _reduced_cost_fixing(master, ints, x_lp, rc, ub, lb)
         if not ctx.out_of_time():
             # probing pays when the LP gap is large (the MIP would branch a lot)
             rel = (ub - lb) / max(abs(ub), 1e-12)
@@ -459,9 +486,14 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
             rem = ctx.remaining()
             if rem is not None:
                 budget = min(budget, 0.25 * rem)
-            fixed += _probe(master, prob, ints, best_x, ub, budget)
+            order_rc = rc if rc is not None else np.zeros(ints.size)
+            fixed += _probe(master, ints, best_x, order_rc, ub, budget, ctx)
     logger.debug(
-        "%s: fixed %d of %d integer columns, %.2fs", prob.name, fixed, ints.size, time.perf_counter() - t_start
+        "%s: fixed %d of %d integer columns, %.2fs",
+        prob.name,
+        fixed,
+        ints.size,
+        time.perf_counter() - t_start,
     )
 
     # ---- MIP rounds ------------------------------------------------------------------
@@ -470,6 +502,7 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
         ints.size, ints.astype(np.int32), np.full(ints.size, hs.HighsVarType.kInteger)
     )
     master.h.setOptionValue("mip_improving_solution_save", True)
+    master.h.setOptionValue("presolve", "on")
     master.h.setOptionValue("mip_heuristic_effort", 0.05)
     bound = lb
     rounds = 0
@@ -492,8 +525,8 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
         master.h.run()
         ms = master.h.getModelStatus()
         info = master.h.getInfo()
-        MS = hs.HighsModelStatus
-        if ms in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
+        ms_enum = hs.HighsModelStatus
+        if ms in (ms_enum.kInfeasible, ms_enum.kUnboundedOrInfeasible):
             if best_x is None:
                 raise_solver_infeasible(prob.name)
             bound, proven = ub, True  # nothing beats the incumbent
@@ -503,11 +536,23 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
             candidates.append(np.asarray(master.h.getSolution().col_value, dtype=np.float64))
         for s in master.h.getSavedMipSolutions():
             candidates.append(np.asarray(s.col_value, dtype=np.float64))
-        if ms not in (MS.kOptimal, MS.kTimeLimit, MS.kInterrupt, MS.kSolutionLimit, MS.kIterationLimit):
-            raise SolverError(f"HiGHS stopped with model status {master.h.modelStatusToString(ms)!r}")
+        if ms not in (
+            ms_enum.kOptimal,
+            ms_enum.kTimeLimit,
+            ms_enum.kInterrupt,
+            ms_enum.kSolutionLimit,
+            ms_enum.kIterationLimit,
+        ):
+            raise SolverError(
+                f"HiGHS stopped with model status {master.h.modelStatusToString(ms)!r}"
+            )
         logger.debug(
             "%s: MIP round %d: status %s, bound %.8g, incumbent %.8g, %.2fs",
-            prob.name, rounds, master.h.modelStatusToString(ms), info.mip_dual_bound, ub,
+            prob.name,
+            rounds,
+            master.h.modelStatusToString(ms),
+            info.mip_dual_bound,
+            ub,
             time.perf_counter() - t_start,
         )
         mb = float(info.mip_dual_bound)
@@ -521,7 +566,7 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
         if best_x is not None and _closed(ub, bound, ctx.mip_gap):
             proven = True
             break
-        if ms != MS.kOptimal:
+        if ms != ms_enum.kOptimal:
             break  # out of time
         if added == 0:
             # Every solution HiGHS returned is priced exactly, yet the bound does not
@@ -534,7 +579,11 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
             use_start = True
     logger.debug(
         "%s: %d MIP rounds, %d cuts, heuristic %.2fs, total %.2fs",
-        prob.name, rounds, master.n_cuts, t_heur, time.perf_counter() - t_start,
+        prob.name,
+        rounds,
+        master.n_cuts,
+        t_heur,
+        time.perf_counter() - t_start,
     )
     if best_x is None:
         raise_no_solution(prob.name, ctx)
@@ -549,12 +598,14 @@ def _closed(ub: float, lb: float, gap: float) -> bool:
 
 
 def _reduced_cost_fixing(
-    master: _Master, ints: NDArray[np.int64], x_lp: NDArray[np.float64], ub: float, lb: float
+    master: _Master,
+    ints: NDArray[np.int64],
+    x_lp: NDArray[np.float64],
+    rc: NDArray[np.float64],
+    ub: float,
+    lb: float,
 ) -> int:
-    sol = master.h.getSolution()
-    if not sol.dual_valid:
-        return 0
-    rc = np.asarray(sol.col_dual, dtype=np.float64)[ints]
+    """Fix integer columns whose reduced cost exceeds the gap (valid for any better solution)."""
     xv = x_lp[ints]
     lim = ub - lb + 1e-7 * max(1.0, abs(ub))
     at_lo = (xv <= 1e-9) & (rc > lim)
@@ -572,18 +623,17 @@ def _reduced_cost_fixing(
 
 def _probe(
     master: _Master,
-    prob: DistanceProblem,
     ints: NDArray[np.int64],
     best_x: NDArray[np.float64],
+    rc: NDArray[np.float64],
     ub: float,
     budget: float,
+    ctx: SolveContext,
 ) -> int:
     """Fix to 0 the integer columns whose forced opening lifts the LP bound above ``ub``."""
     lp = master.h.getLp()
     lo = np.asarray(lp.col_lower_)[ints]
     hi = np.asarray(lp.col_upper_)[ints]
-    sol = master.h.getSolution()
-    rc = np.asarray(sol.col_dual, dtype=np.float64)[ints] if sol.dual_valid else np.zeros(ints.size)
     cand = np.nonzero((lo < 0.5) & (hi > 0.5) & (best_x[ints] < 0.5))[0]
     cand = cand[np.argsort(-rc[cand], kind="stable")]
     nprobe = 0
@@ -597,7 +647,7 @@ def _probe(
         nprobe += 1
         lbj = -math.inf
         for _ in range(PROBE_CUT_ROUNDS):
-            status, x, obj = master.run_lp()
+            status, x, obj = master.run_lp(ctx)
             if status == "infeasible":
                 lbj = math.inf
                 break
@@ -617,7 +667,7 @@ def _probe(
             misses += 1
         if misses >= PROBE_MISSES or time.perf_counter() - t0 > budget:
             break
-    master.run_lp()
+    master.run_lp(ctx)
     logger.debug("probing: %d probes, %d fixed, %.2fs", nprobe, fixed, time.perf_counter() - t0)
     return fixed
 

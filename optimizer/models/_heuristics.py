@@ -23,7 +23,7 @@ __all__: list[str] = []
 
 
 def finite_big(cost: NDArray[np.float64], w: NDArray[np.float64]) -> float:
-    """A penalty for unreachable pairs that dominates every finite objective."""
+    """Return a penalty for unreachable pairs that dominates every finite objective."""
     fin = cost[np.isfinite(cost)]
     maxfin = float(fin.max()) if fin.size else 1.0
     wpos = w[w > 0]
@@ -46,7 +46,9 @@ class Flow:
         self.big = big
         self.n, self.m = self.C.shape
 
-    def state(self, open_cols: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    def state(
+        self, open_cols: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """Return ``d1, d2, phi`` (phi = position in ``open_cols`` of the nearest)."""
         n = self.n
         k = open_cols.size
@@ -72,26 +74,28 @@ class Flow:
         return float(self.w @ d1)
 
     def gain(self, d1: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Saving of opening each site."""
+        """Return the saving of opening each site."""
         if self.n == 0:
             return np.zeros(self.m)
         return self.w @ np.maximum(d1[:, None] - self.C, 0.0)
 
-    def loss(self, d1: NDArray[np.float64], d2: NDArray[np.float64], phi: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+    def loss(
+        self, d1: NDArray[np.float64], d2: NDArray[np.float64], phi: NDArray[np.int64], k: int
+    ) -> NDArray[np.float64]:
         """Cost of closing each open site (by position)."""
         return np.bincount(phi, weights=self.w * (d2 - d1), minlength=k)
 
     def swap_delta(
         self, d1: NDArray[np.float64], d2: NDArray[np.float64], phi: NDArray[np.int64], k: int
     ) -> NDArray[np.float64]:
-        """``k x m`` change of this flow's cost for closing open position ``l`` and opening ``j``."""
+        """Return the ``k x m`` cost change of closing open position ``l`` and opening ``j``."""
         if self.n == 0:
             return np.zeros((k, self.m))
         gain = self.gain(d1)
         loss = self.loss(d1, d2, phi, k)
-        M = self.w[:, None] * np.maximum(d2[:, None] - np.maximum(self.C, d1[:, None]), 0.0)
-        E = sp.csr_matrix((np.ones(self.n), (phi, np.arange(self.n))), shape=(k, self.n))
-        extra = np.asarray(E @ M)
+        gainmat = self.w[:, None] * np.maximum(d2[:, None] - np.maximum(self.C, d1[:, None]), 0.0)
+        onehot = sp.csr_matrix((np.ones(self.n), (phi, np.arange(self.n))), shape=(k, self.n))
+        extra = np.asarray(onehot @ gainmat)
         return -gain[None, :] + loss[:, None] - extra
 
 
@@ -130,22 +134,22 @@ def interchange(
     max_iter: int = 500,
 ) -> NDArray[np.int64]:
     """Best-improvement swap search with a fixed number of open sites."""
-    S = np.asarray(open_cols, dtype=np.int64).copy()
-    if S.size == 0 or flow.n == 0:
-        return S
+    sites = np.asarray(open_cols, dtype=np.int64).copy()
+    if sites.size == 0 or flow.n == 0:
+        return sites
     for _ in range(max_iter):
-        d1, d2, phi = flow.state(S)
-        delta = flow.swap_delta(d1, d2, phi, S.size)
+        d1, d2, phi = flow.state(sites)
+        delta = flow.swap_delta(d1, d2, phi, sites.size)
         closed_ok = allowed.copy()
-        closed_ok[S] = False
+        closed_ok[sites] = False
         delta[:, ~closed_ok] = np.inf
-        delta[fixed[S], :] = np.inf
+        delta[fixed[sites], :] = np.inf
         k = np.unravel_index(int(np.argmin(delta)), delta.shape)
         base = float(flow.w @ d1)
         if not delta[k] < -1e-10 * max(1.0, abs(base)):
             break
-        S[k[0]] = k[1]
-    return np.sort(S)
+        sites[k[0]] = k[1]
+    return np.sort(sites)
 
 
 def pmedian_heuristic(
@@ -158,8 +162,8 @@ def pmedian_heuristic(
     """Greedy construction followed by interchange; returns ``p`` open columns."""
     flow = Flow(cost, w, finite_big(cost, w))
     req = np.nonzero(required)[0]
-    S = greedy_add(flow, req, allowed, p - req.size)
-    return interchange(flow, S, allowed, required)
+    sites = greedy_add(flow, req, allowed, p - req.size)
+    return interchange(flow, sites, allowed, required)
 
 
 def pmedian_from_fractional(
@@ -175,8 +179,8 @@ def pmedian_from_fractional(
     req = np.nonzero(required)[0]
     score = np.where(allowed & ~required, y, -np.inf)
     extra = np.argsort(-score, kind="stable")[: p - req.size]
-    S = np.concatenate([req, extra]).astype(np.int64)
-    return interchange(flow, S, allowed, required)
+    sites = np.concatenate([req, extra]).astype(np.int64)
+    return interchange(flow, sites, allowed, required)
 
 
 def ufl_local_search(
@@ -189,29 +193,30 @@ def ufl_local_search(
     max_iter: int = 1000,
 ) -> NDArray[np.int64]:
     """Add / drop / swap search for the fixed-charge problem (at least one site open)."""
-    S = np.asarray(open_cols, dtype=np.int64).copy()
+    sites = np.asarray(open_cols, dtype=np.int64).copy()
     for _ in range(max_iter):
-        d1, d2, phi = flow.state(S)
-        base = float(flow.w @ d1) + float(site_cost[S].sum())
+        d1, d2, phi = flow.state(sites)
+        base = float(flow.w @ d1) + float(site_cost[sites].sum())
         tol = 1e-10 * max(1.0, abs(base))
         closed_ok = allowed.copy()
-        closed_ok[S] = False
+        closed_ok[sites] = False
         add = -flow.gain(d1) + site_cost
         add[~closed_ok] = np.inf
         best = ("none", float(-tol), -1, -1)
         j = int(np.argmin(add))
         if add[j] < best[1]:
             best = ("add", float(add[j]), j, -1)
-        if S.size >= 2:
-            drop = flow.loss(d1, d2, phi, S.size) - site_cost[S]
-            drop[fixed[S]] = np.inf
+        if sites.size >= 2:
+            drop = flow.loss(d1, d2, phi, sites.size) - site_cost[sites]
+            drop[fixed[sites]] = np.inf
             l_ = int(np.argmin(drop))
             if drop[l_] < best[1]:
                 best = ("drop", float(drop[l_]), -1, l_)
-        if S.size >= 1 and flow.n:
-            sw = flow.swap_delta(d1, d2, phi, S.size) + site_cost[None, :] - site_cost[S][:, None]
+        if sites.size >= 1 and flow.n:
+            sw = flow.swap_delta(d1, d2, phi, sites.size)
+            sw += site_cost[None, :] - site_cost[sites][:, None]
             sw[:, ~closed_ok] = np.inf
-            sw[fixed[S], :] = np.inf
+            sw[fixed[sites], :] = np.inf
             k = np.unravel_index(int(np.argmin(sw)), sw.shape)
             if sw[k] < best[1]:
                 best = ("swap", float(sw[k]), int(k[1]), int(k[0]))
@@ -219,12 +224,12 @@ def ufl_local_search(
         if kind == "none":
             break
         if kind == "add":
-            S = np.append(S, j)
+            sites = np.append(sites, j)
         elif kind == "drop":
-            S = np.delete(S, l_)
+            sites = np.delete(sites, l_)
         else:
-            S[l_] = j
-    return np.sort(S)
+            sites[l_] = j
+    return np.sort(sites)
 
 
 def ufl_heuristic(
@@ -236,20 +241,20 @@ def ufl_heuristic(
 ) -> NDArray[np.int64]:
     """Greedy (while it pays) then add/drop/swap local search."""
     flow = Flow(cost, w, finite_big(cost, w))
-    S = np.nonzero(required)[0].astype(np.int64)
-    if S.size == 0:
-        S = greedy_add(flow, S, allowed, 1, site_cost)
+    sites = np.nonzero(required)[0].astype(np.int64)
+    if sites.size == 0:
+        sites = greedy_add(flow, sites, allowed, 1, site_cost)
     while True:
-        d1, _, _ = flow.state(S)
+        d1, _, _ = flow.state(sites)
         g = flow.gain(d1) - site_cost
         avail = allowed.copy()
-        avail[S] = False
+        avail[sites] = False
         g[~avail] = -np.inf
         j = int(np.argmax(g))
         if not g[j] > 0:
             break
-        S = np.append(S, j)
-    return ufl_local_search(flow, S, allowed, required, site_cost)
+        sites = np.append(sites, j)
+    return ufl_local_search(flow, sites, allowed, required, site_cost)
 
 
 class TwoTierSearch:
@@ -323,7 +328,7 @@ class TwoTierSearch:
     # construction ----------------------------------------------------------------------
 
     def construct(self, allowed: NDArray[np.bool_]) -> NDArray[np.int64]:
-        """Required sites, then greedy additions up to the minimum counts."""
+        """Open the required sites, then add greedily up to the minimum counts."""
         t = np.zeros(self.m, dtype=np.int64)
         t[self.req_full] = 1
         t[self.req_remote] = 2
@@ -399,18 +404,27 @@ class TwoTierSearch:
 
     # local search ----------------------------------------------------------------------
 
-    def improve(self, t: NDArray[np.int64], allowed: NDArray[np.bool_], *, max_iter: int = 500) -> NDArray[np.int64]:
-        """Best-improvement search over all move types."""
+    def improve(
+        self,
+        t: NDArray[np.int64],
+        allowed: NDArray[np.bool_],
+        *,
+        swaps: bool = True,
+        max_iter: int = 500,
+    ) -> NDArray[np.int64]:
+        """Improve ``t`` until no move helps (cheap moves first, then swaps)."""
         t = t.copy()
         for _ in range(max_iter):
-            move = self._best_move(t, allowed)
+            move = self._best_move(t, allowed, swaps=swaps)
             if move is None:
                 break
             for j, state in move:
                 t[j] = state
         return t
 
-    def _best_move(self, t: NDArray[np.int64], allowed: NDArray[np.bool_]) -> list[tuple[int, int]] | None:
+    def _best_move(
+        self, t: NDArray[np.int64], allowed: NDArray[np.bool_], *, swaps: bool = True
+    ) -> list[tuple[int, int]] | None:
         full = np.nonzero(t == 1)[0]
         rem = np.nonzero(t == 2)[0]
         open_ = np.nonzero(t > 0)[0]
@@ -476,19 +490,45 @@ class TwoTierSearch:
             d = np.where(ok, d, np.inf)
             k = int(np.argmin(d))
             consider(float(d[k]), [(int(rem[k]), 1)])
+        if best[1] or not swaps:
+            return best[1] or None  # a cheap move improves: take it before pricing swaps
         # swaps within a tier
         if open_.size and closed.any():
-            da = self.A.swap_delta(d1a, d2a, phia, open_.size) if self.A.n else np.zeros((open_.size, self.m))
+            da = (
+                self.A.swap_delta(d1a, d2a, phia, open_.size)
+                if self.A.n
+                else np.zeros((open_.size, self.m))
+            )
             if self.pen.size:
                 both = (self.pen * ((cnt > 0.5) & (cnt < 1.5)))[:, None] * self.N[:, open_]
                 cov = drop_cov[open_][:, None] + add_cov[None, :] - both.T @ self.N
             else:
                 cov = np.zeros((open_.size, self.m))
             if nf:
-                dfull = self.F.swap_delta(d1f, d2f, phif, nf) if self.F.n else np.zeros((nf, self.m))
+                dfull = (
+                    self.F.swap_delta(d1f, d2f, phif, nf) if self.F.n else np.zeros((nf, self.m))
+                )
+                if nr:
+                    # exchange tiers: full l becomes remote, remote k becomes full
+                    d = dfull[:, rem] + (self.cr[full] - self.cf[full])[:, None]
+                    d = d + (self.cf[rem] - self.cr[rem])[None, :]
+                    ok = ~self.req_full[full][:, None] & ~self.req_remote[rem][None, :]
+                    ok &= (
+                        spent_f - self.cf[full][:, None] + self.cf[rem][None, :]
+                        <= self.budget_full + 1e-9
+                    )
+                    ok &= (
+                        spent_r - self.cr[rem][None, :] + self.cr[full][:, None]
+                        <= self.budget_remote + 1e-9
+                    )
+                    d = np.where(ok, d, np.inf)
+                    k = np.unravel_index(int(np.argmin(d)), d.shape)
+                    consider(float(d[k]), [(int(full[k[0]]), 2), (int(rem[k[1]]), 1)])
                 rows = np.array([pos_a[int(j)] for j in full])
                 d = dfull + da[rows] + cov[rows] + self.cf[None, :] - self.cf[full][:, None]
-                ok = closed[None, :] & (spent_f - self.cf[full][:, None] + self.cf[None, :] <= self.budget_full + 1e-9)
+                ok = closed[None, :] & (
+                    spent_f - self.cf[full][:, None] + self.cf[None, :] <= self.budget_full + 1e-9
+                )
                 ok &= ~self.req_full[full][:, None]
                 d = np.where(ok, d, np.inf)
                 k = np.unravel_index(int(np.argmin(d)), d.shape)
@@ -496,7 +536,9 @@ class TwoTierSearch:
             if nr:
                 rows = np.array([pos_a[int(j)] for j in rem])
                 d = da[rows] + cov[rows] + self.cr[None, :] - self.cr[rem][:, None]
-                ok = closed[None, :] & (spent_r - self.cr[rem][:, None] + self.cr[None, :] <= self.budget_remote + 1e-9)
+                ok = closed[None, :] & (
+                    spent_r - self.cr[rem][:, None] + self.cr[None, :] <= self.budget_remote + 1e-9
+                )
                 ok &= ~self.req_remote[rem][:, None]
                 d = np.where(ok, d, np.inf)
                 k = np.unravel_index(int(np.argmin(d)), d.shape)

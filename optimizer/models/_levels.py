@@ -1,4 +1,4 @@
-"""Sorted-distance structures shared by the median-type models.
+r"""Sorted-distance structures shared by the median-type models.
 
 For a demand row ``i`` let ``D_i^1 < D_i^2 < ...`` be its distinct finite
 distances to the candidate sites and ``S_i^k = {j : c_ij <= D_i^k}``. The
@@ -43,7 +43,7 @@ class SortedRows:
         self.n, self.m = cost.shape
 
     def next_values(self) -> NDArray[np.float64]:
-        """The sorted value at the next position (``inf`` after the last)."""
+        """Return the sorted value at the next position (``inf`` after the last)."""
         nxt = np.empty_like(self.ds)
         nxt[:, :-1] = self.ds[:, 1:]
         nxt[:, -1] = np.inf
@@ -104,7 +104,7 @@ def elloumi_nodes(
         Seed of the random set hashes (the result does not depend on it
         unless two different sets collide in 128 bits).
     """
-    n, m = sr.n, sr.m
+    m = sr.m
     ds, order = sr.ds, sr.order
     nxt = sr.next_values()
     finite = np.isfinite(ds)
@@ -121,15 +121,19 @@ def elloumi_nodes(
     const = float(w @ ds[:, 0])
     if ii.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return Nodes(np.zeros(0), np.zeros(0, dtype=bool), empty, np.zeros(1, dtype=np.int64), empty, const)
+        return Nodes(
+            np.zeros(0), np.zeros(0, dtype=bool), empty, np.zeros(1, dtype=np.int64), empty, const
+        )
     nx = nxt[ii, tt]
     hard_occ = ~np.isfinite(nx)
     inc = np.where(hard_occ, 0.0, (np.where(hard_occ, 0.0, nx) - ds[ii, tt]) * w[ii])
-    H1, H2 = _set_hashes(order, m, seed)
+    hash1, hash2 = _set_hashes(order, m, seed)
     keys = np.empty((ii.size, 2), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        keys[:, 0] = H1[ii, tt] + np.uint64(0x9E3779B97F4A7C15) * (tt.astype(np.uint64) + np.uint64(1))
-    keys[:, 1] = H2[ii, tt]
+        keys[:, 0] = hash1[ii, tt] + np.uint64(0x9E3779B97F4A7C15) * (
+            tt.astype(np.uint64) + np.uint64(1)
+        )
+    keys[:, 1] = hash2[ii, tt]
     kv = np.ascontiguousarray(keys).view(np.dtype((np.void, 16))).reshape(-1)
     _, first, inv = np.unique(kv, return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
@@ -164,7 +168,9 @@ def add_nodes_to_builder(
     builder.offset += nodes.const
     if nn == 0:
         return np.zeros(0, dtype=np.int64)
-    z = builder.add_cols(nn, cost=nodes.coef, lb=0.0, ub=np.where(nodes.hard, 0.0, np.inf), name=name)
+    z = builder.add_cols(
+        nn, cost=nodes.coef, lb=0.0, ub=np.where(nodes.hard, 0.0, np.inf), name=name
+    )
     lens = np.diff(nodes.added_ptr)
     node_of_entry = np.repeat(np.arange(nn), lens)
     rows = [np.arange(nn)]

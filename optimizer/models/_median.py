@@ -57,12 +57,14 @@ class MedianModel(LocationModel):
         allowed = np.ones(self.n_sites, dtype=bool)
         allowed[self.forbidden] = False
         self.allowed_cols = np.nonzero(allowed)[0]
-        self._prepared: tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], float] | None = None
+        self._prepared: tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], float] | None = (
+            None
+        )
 
     # data for the engine -------------------------------------------------------------
 
     def _rows(self) -> tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], float]:
-        """Aggregated rows over allowed columns: groups, costs, weights, constant."""
+        """Return the aggregated rows over allowed columns: groups, costs, weights, constant."""
         if self._prepared is None:
             ca = self.cost[:, self.allowed_cols]
             groups = self._groups_in
@@ -86,7 +88,11 @@ class MedianModel(LocationModel):
 
     def _check_reachable(self, cols: NDArray[np.int64]) -> None:
         """Every row with positive weight must reach some allowed site."""
-        reach = np.isfinite(self.cost[:, cols]).any(axis=1) if cols.size else np.zeros(self.n_demand, bool)
+        reach = (
+            np.isfinite(self.cost[:, cols]).any(axis=1)
+            if cols.size
+            else np.zeros(self.n_demand, bool)
+        )
         bad = np.nonzero((self.weights > 0) & ~reach)[0]
         if bad.size:
             raise InfeasibleError(
@@ -139,7 +145,9 @@ class MedianModel(LocationModel):
         return {
             "objective": travel + (site_cost or 0.0),
             "open_sites": tuple(int(j) for j in open_cols),
-            "open_site_ids": None if self.site_ids is None else tuple(self.site_ids[j] for j in open_cols),
+            "open_site_ids": None
+            if self.site_ids is None
+            else tuple(self.site_ids[j] for j in open_cols),
             "tiers": tuple("full" for _ in open_cols),
             "assignment": assign,
             "assignment_any": assign,

@@ -45,8 +45,12 @@ class _Capacitated(CompactModel):
         origin_groups: ArrayLike | None,
     ) -> None:
         super().__init__(
-            cost, weights=weights, required=required, forbidden=forbidden,
-            site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
         )
         caps = np.asarray(capacities, dtype=np.float64)
         caps = np.where(np.isnan(caps), np.inf, caps)  # NaN = unlimited (region bundles)
@@ -90,29 +94,35 @@ class _Capacitated(CompactModel):
         cols = self.allowed_cols
         ma = cols.size
         rows = np.nonzero(self.weights > 0)[0]
-        C = self.cost[np.ix_(rows, cols)]
+        cmat = self.cost[np.ix_(rows, cols)]
         w = self.weights[rows]
         const = 0.0
         if self.multiple_sourcing:
             groups = None if self._groups_in is None else self._groups_in[rows]
-            rg = group_rows(C, groups)
+            rg = group_rows(cmat, groups)
             w_g = rg.sum_weights(w)
             const = float((w * rg.offset).sum())
-            C, w = np.ascontiguousarray(C[rg.rep]), w_g
+            cmat, w = np.ascontiguousarray(cmat[rg.rep]), w_g
             row_map = rg.inverse
         else:
             row_map = np.arange(rows.size)
         req = np.isin(cols, self.required)
         caps = self.capacities[cols]
-        gi, sj = np.nonzero(np.isfinite(C))
+        gi, sj = np.nonzero(np.isfinite(cmat))
         b = MilpBuilder()
-        y = b.add_cols(ma, cost=self._site_costs()[cols], lb=req.astype(float), ub=1.0, integer=True, name="y")
+        y = b.add_cols(
+            ma, cost=self._site_costs()[cols], lb=req.astype(float), ub=1.0, integer=True, name="y"
+        )
         x = b.add_cols(
-            gi.size, cost=w[gi] * C[gi, sj], lb=0.0, ub=1.0,
-            integer=not self.multiple_sourcing, name="x",
+            gi.size,
+            cost=w[gi] * cmat[gi, sj],
+            lb=0.0,
+            ub=1.0,
+            integer=not self.multiple_sourcing,
+            name="x",
         )
         b.offset = const
-        k = C.shape[0]
+        k = cmat.shape[0]
         b.add_rows(gi, x, 1.0, k, lb=1.0, ub=1.0)  # each demand fully assigned
         fin = np.isfinite(caps)
         if fin.any():
@@ -127,33 +137,44 @@ class _Capacitated(CompactModel):
                 cap_sites.size,
                 ub=0.0,
             )
-        b.add_rows(np.r_[np.arange(gi.size), np.arange(gi.size)], np.r_[x, y[sj]],
-                   np.r_[np.ones(gi.size), -np.ones(gi.size)], gi.size, ub=0.0)
+        b.add_rows(
+            np.r_[np.arange(gi.size), np.arange(gi.size)],
+            np.r_[x, y[sj]],
+            np.r_[np.ones(gi.size), -np.ones(gi.size)],
+            gi.size,
+            ub=0.0,
+        )
         self._site_part(b, y)
         info = {
-            "cols": cols, "rows": rows, "row_map": row_map, "gi": gi, "sj": sj,
-            "C": C, "w": w, "ny": ma,
+            "cols": cols,
+            "rows": rows,
+            "row_map": row_map,
+            "gi": gi,
+            "sj": sj,
+            "C": cmat,
+            "w": w,
+            "ny": ma,
         }
         return b.build(), info
 
     def _start(self, milp: Milp, info: dict[str, Any]) -> NDArray[np.float64] | None:
         """Heuristic sites, then a greedy capacity-respecting assignment (if it fits)."""
-        C, w, gi, sj = info["C"], info["w"], info["gi"], info["sj"]
+        cmat, w, gi, sj = info["C"], info["w"], info["gi"], info["sj"]
         ma = info["ny"]
         cols = info["cols"]
         caps = self.capacities[cols]
-        S = self._start_sites(C, w)
-        if S is None:
+        sites = self._start_sites(cmat, w)
+        if sites is None:
             return None
         open_ = np.zeros(ma, dtype=bool)
-        open_[S] = True
+        open_[sites] = True
         left = caps.copy()
-        assign = np.full(C.shape[0], -1)
+        assign = np.full(cmat.shape[0], -1)
         share: dict[tuple[int, int], float] = {}
         for i in np.argsort(-w, kind="stable"):
             need = 1.0
-            for j in np.argsort(np.where(open_, C[i], np.inf), kind="stable"):
-                if not (open_[j] and np.isfinite(C[i, j])) or need <= 1e-12:
+            for j in np.argsort(np.where(open_, cmat[i], np.inf), kind="stable"):
+                if not (open_[j] and np.isfinite(cmat[i, j])) or need <= 1e-12:
                     break
                 if self.multiple_sourcing:
                     take = min(need, left[j] / w[i]) if w[i] > 0 else need
@@ -177,12 +198,20 @@ class _Capacitated(CompactModel):
                 xs[index[(i, int(j))]] = 1.0
         return np.r_[open_.astype(float), xs]
 
-    def _start_sites(self, C: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.int64] | None:  # pragma: no cover
+    def _start_sites(
+        self, cmat: NDArray[np.float64], w: NDArray[np.float64]
+    ) -> NDArray[np.int64] | None:  # pragma: no cover
         raise NotImplementedError
 
     def _solution_fields(self, x: NDArray[np.float64]) -> dict[str, Any]:
         _, info = self._model()
-        cols, rows, row_map, gi, sj = info["cols"], info["rows"], info["row_map"], info["gi"], info["sj"]
+        cols, rows, row_map, gi, sj = (
+            info["cols"],
+            info["rows"],
+            info["row_map"],
+            info["gi"],
+            info["sj"],
+        )
         ny = info["ny"]
         open_cols = cols[x[:ny] > 0.5]
         xs = x[ny : ny + gi.size]
@@ -205,8 +234,10 @@ class _Capacitated(CompactModel):
             frac[gi, sj] = np.clip(xs, 0.0, 1.0)
             frac /= np.maximum(frac.sum(axis=1, keepdims=True), 1e-12)
             per_row = frac[row_map]
-            Csub = self.cost[np.ix_(rows, cols)]
-            travel = float((self.weights[rows][:, None] * np.where(per_row > 0, Csub, 0.0) * per_row).sum())
+            csub = self.cost[np.ix_(rows, cols)]
+            travel = float(
+                (self.weights[rows][:, None] * np.where(per_row > 0, csub, 0.0) * per_row).sum()
+            )
         else:
             travel = float(self.weights[rows] @ self.cost[rows, assign[rows]]) if rows.size else 0.0
         site_cost = float(self._site_costs()[open_cols].sum())
@@ -256,8 +287,14 @@ class CapacitatedPMedian(_Capacitated):
         origin_groups: ArrayLike | None = None,
     ) -> None:
         super().__init__(
-            cost, capacities=capacities, weights=weights, multiple_sourcing=multiple_sourcing,
-            required=required, forbidden=forbidden, site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            capacities=capacities,
+            weights=weights,
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
             origin_groups=origin_groups,
         )
         self.p = check_p_value(p)
@@ -300,9 +337,16 @@ class CapacitatedPMedian(_Capacitated):
         CapacitatedPMedian
         """
         return cls(
-            cost, p=p, capacities=capacities, weights=weights,
-            multiple_sourcing=multiple_sourcing, required=required, forbidden=forbidden,
-            site_ids=site_ids, demand_ids=demand_ids, origin_groups=origin_groups,
+            cost,
+            p=p,
+            capacities=capacities,
+            weights=weights,
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
+            origin_groups=origin_groups,
         )
 
     @classmethod
@@ -320,23 +364,42 @@ class CapacitatedPMedian(_Capacitated):
         """Build the model from a travel-time result."""
         minutes, oids, dids, groups = travel_time_parts(matrix)
         return cls(
-            minutes, p=p, capacities=capacities, weights=weights,
-            multiple_sourcing=multiple_sourcing, required=required, forbidden=forbidden,
-            site_ids=dids, demand_ids=oids, origin_groups=groups,
+            minutes,
+            p=p,
+            capacities=capacities,
+            weights=weights,
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
+            origin_groups=groups,
         )
 
     @classmethod
     def from_region(
-        cls, region: Any, matrix: TravelTimesLike, *, p: int, multiple_sourcing: bool = False,
+        cls,
+        region: Any,
+        matrix: TravelTimesLike,
+        *,
+        p: int,
+        multiple_sourcing: bool = False,
         forbidden: ArrayLike | None = None,
     ) -> CapacitatedPMedian:
         """Build the model for a region bundle; capacities from ``region.sites["capacity"]``."""
         minutes, oids, dids, groups = travel_time_parts(matrix)
         weights, required = region_weights_and_required(region, oids, dids)
         return cls(
-            minutes, p=p, capacities=region_site_column(region, dids, "capacity"),
-            weights=weights, multiple_sourcing=multiple_sourcing, required=required,
-            forbidden=forbidden, site_ids=dids, demand_ids=oids, origin_groups=groups,
+            minutes,
+            p=p,
+            capacities=region_site_column(region, dids, "capacity"),
+            weights=weights,
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
+            origin_groups=groups,
         )
 
     def _check_feasible(self) -> None:
@@ -351,10 +414,12 @@ class CapacitatedPMedian(_Capacitated):
     def _site_part(self, b: MilpBuilder, y: NDArray[np.int64]) -> None:
         b.add_row(y, np.ones(y.size), lb=self.p, ub=self.p)
 
-    def _start_sites(self, C: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.int64] | None:
-        ma = C.shape[1]
+    def _start_sites(
+        self, cmat: NDArray[np.float64], w: NDArray[np.float64]
+    ) -> NDArray[np.int64] | None:
+        ma = cmat.shape[1]
         req = np.isin(self.allowed_cols, self.required)
-        return pmedian_heuristic(C, w, self.p, np.ones(ma, dtype=bool), req)
+        return pmedian_heuristic(cmat, w, self.p, np.ones(ma, dtype=bool), req)
 
 
 class CapacitatedFixedCharge(_Capacitated):
@@ -388,8 +453,14 @@ class CapacitatedFixedCharge(_Capacitated):
         origin_groups: ArrayLike | None = None,
     ) -> None:
         super().__init__(
-            cost, capacities=capacities, weights=weights, multiple_sourcing=multiple_sourcing,
-            required=required, forbidden=forbidden, site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            capacities=capacities,
+            weights=weights,
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
             origin_groups=origin_groups,
         )
         self.site_costs = as_site_values(site_costs, self.n_sites, name="site_costs")
@@ -427,9 +498,16 @@ class CapacitatedFixedCharge(_Capacitated):
         CapacitatedFixedCharge
         """
         return cls(
-            cost, site_costs=site_costs, capacities=capacities, weights=weights,
-            multiple_sourcing=multiple_sourcing, required=required, forbidden=forbidden,
-            site_ids=site_ids, demand_ids=demand_ids, origin_groups=origin_groups,
+            cost,
+            site_costs=site_costs,
+            capacities=capacities,
+            weights=weights,
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
+            origin_groups=origin_groups,
         )
 
     @classmethod
@@ -447,15 +525,27 @@ class CapacitatedFixedCharge(_Capacitated):
         """Build the model from a travel-time result."""
         minutes, oids, dids, groups = travel_time_parts(matrix)
         return cls(
-            minutes, site_costs=site_costs, capacities=capacities, weights=weights,
-            multiple_sourcing=multiple_sourcing, required=required, forbidden=forbidden,
-            site_ids=dids, demand_ids=oids, origin_groups=groups,
+            minutes,
+            site_costs=site_costs,
+            capacities=capacities,
+            weights=weights,
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
+            origin_groups=groups,
         )
 
     @classmethod
     def from_region(
-        cls, region: Any, matrix: TravelTimesLike, *, weight_scale: float = 1.0,
-        multiple_sourcing: bool = False, forbidden: ArrayLike | None = None,
+        cls,
+        region: Any,
+        matrix: TravelTimesLike,
+        *,
+        weight_scale: float = 1.0,
+        multiple_sourcing: bool = False,
+        forbidden: ArrayLike | None = None,
     ) -> CapacitatedFixedCharge:
         """Build the model for a region bundle (annual costs and capacities from ``sites``).
 
@@ -469,11 +559,19 @@ class CapacitatedFixedCharge(_Capacitated):
             from optimizer.errors import DataError
 
             unknown = [d for d, v in zip(dids, costs, strict=True) if not math.isfinite(v)]
-            raise DataError(f"region {region.name!r}: annual_cost is unknown for sites {unknown[:5]}")
+            raise DataError(
+                f"region {region.name!r}: annual_cost is unknown for sites {unknown[:5]}"
+            )
         return cls(
-            minutes, site_costs=costs, capacities=region_site_column(region, dids, "capacity"),
-            weights=weights * float(weight_scale), multiple_sourcing=multiple_sourcing,
-            required=required, forbidden=forbidden, site_ids=dids, demand_ids=oids,
+            minutes,
+            site_costs=costs,
+            capacities=region_site_column(region, dids, "capacity"),
+            weights=weights * float(weight_scale),
+            multiple_sourcing=multiple_sourcing,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
             origin_groups=groups,
         )
 
@@ -490,15 +588,17 @@ class CapacitatedFixedCharge(_Capacitated):
     def _site_part(self, b: MilpBuilder, y: NDArray[np.int64]) -> None:
         b.add_row(y, np.ones(y.size), lb=1.0)
 
-    def _start_sites(self, C: NDArray[np.float64], w: NDArray[np.float64]) -> NDArray[np.int64] | None:
-        ma = C.shape[1]
+    def _start_sites(
+        self, cmat: NDArray[np.float64], w: NDArray[np.float64]
+    ) -> NDArray[np.int64] | None:
+        ma = cmat.shape[1]
         req = np.isin(self.allowed_cols, self.required)
         fc = self.site_costs[self.allowed_cols]
-        S = ufl_heuristic(C, w, fc, np.ones(ma, dtype=bool), req)
+        sites = ufl_heuristic(cmat, w, fc, np.ones(ma, dtype=bool), req)
         # open more sites (cheapest capacity first) until the capacity suffices
         caps = self.capacities[self.allowed_cols]
         open_ = np.zeros(ma, dtype=bool)
-        open_[S] = True
+        open_[sites] = True
         total = float(w.sum())
         for j in np.argsort(fc / np.maximum(caps, 1e-12), kind="stable"):
             if float(caps[open_].sum()) >= total:

@@ -56,8 +56,12 @@ class PCenter(CompactModel):
         demand_ids: Sequence[Any] | None = None,
     ) -> None:
         super().__init__(
-            cost, weights=weights, required=required, forbidden=forbidden,
-            site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
         )
         self.p = check_p_value(p)
 
@@ -91,8 +95,13 @@ class PCenter(CompactModel):
         PCenter
         """
         return cls(
-            cost, p=p, weights=weights, required=required, forbidden=forbidden,
-            site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            p=p,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
         )
 
     @classmethod
@@ -108,8 +117,13 @@ class PCenter(CompactModel):
         """Build the model from a travel-time result."""
         minutes, oids, dids, _ = travel_time_parts(matrix)
         return cls(
-            minutes, p=p, weights=weights, required=required, forbidden=forbidden,
-            site_ids=dids, demand_ids=oids,
+            minutes,
+            p=p,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
         )
 
     @classmethod
@@ -120,8 +134,13 @@ class PCenter(CompactModel):
         minutes, oids, dids, _ = travel_time_parts(matrix)
         weights, required = region_weights_and_required(region, oids, dids)
         return cls(
-            minutes, p=p, weights=weights, required=required, forbidden=forbidden,
-            site_ids=dids, demand_ids=oids,
+            minutes,
+            p=p,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
         )
 
     def _check_feasible(self) -> None:
@@ -130,44 +149,44 @@ class PCenter(CompactModel):
 
     # heuristic ---------------------------------------------------------------------------
 
-    def _heuristic(self, C: NDArray[np.float64], req: NDArray[np.bool_]) -> NDArray[np.int64]:
+    def _heuristic(self, cmat: NDArray[np.float64], req: NDArray[np.bool_]) -> NDArray[np.int64]:
         """Greedy minimax construction plus best-improvement swaps."""
-        n, m = C.shape
-        S = list(np.nonzero(req)[0])
-        cur = C[:, S].min(axis=1) if S else np.full(n, np.inf)
-        while len(S) < self.p:
-            cand = np.maximum.reduce(np.minimum(cur[:, None], C), axis=0)
-            cand[S] = np.inf
+        n, m = cmat.shape
+        sites = list(np.nonzero(req)[0])
+        cur = cmat[:, sites].min(axis=1) if sites else np.full(n, np.inf)
+        while len(sites) < self.p:
+            cand = np.maximum.reduce(np.minimum(cur[:, None], cmat), axis=0)
+            cand[sites] = np.inf
             j = int(np.argmin(cand))
-            S.append(j)
-            cur = np.minimum(cur, C[:, j])
-        S_arr = np.asarray(S, dtype=np.int64)
+            sites.append(j)
+            cur = np.minimum(cur, cmat[:, j])
+        sites_arr = np.asarray(sites, dtype=np.int64)
         if n * m * self.p > 20_000_000:
-            return S_arr
+            return sites_arr
         for _ in range(200):
             best = (cur.max(), -1, -1)
-            for k, l_ in enumerate(S_arr):
+            for k, l_ in enumerate(sites_arr):
                 if req[l_]:
                     continue
-                rest = np.delete(S_arr, k)
-                base = C[:, rest].min(axis=1) if rest.size else np.full(n, np.inf)
-                val = np.minimum(base[:, None], C).max(axis=0)
-                val[S_arr] = np.inf
+                rest = np.delete(sites_arr, k)
+                base = cmat[:, rest].min(axis=1) if rest.size else np.full(n, np.inf)
+                val = np.minimum(base[:, None], cmat).max(axis=0)
+                val[sites_arr] = np.inf
                 j = int(np.argmin(val))
                 if val[j] < best[0] - 1e-12:
                     best = (val[j], k, j)
             if best[1] < 0:
                 break
-            S_arr[best[1]] = best[2]
-            cur = C[:, S_arr].min(axis=1)
-        return S_arr
+            sites_arr[best[1]] = best[2]
+            cur = cmat[:, sites_arr].min(axis=1)
+        return sites_arr
 
     # model -------------------------------------------------------------------------------
 
     def _build(self) -> tuple[Milp, dict[str, Any]]:
         cols = self.allowed_cols
         rows = np.nonzero(self.weights > 0)[0]
-        C = self.cost[np.ix_(rows, cols)]
+        cmat = self.cost[np.ix_(rows, cols)]
         req = np.isin(cols, self.required)
         if rows.size == 0:
             b = MilpBuilder()
@@ -178,46 +197,49 @@ class PCenter(CompactModel):
             free = np.nonzero(~req)[0][: self.p - int(req.sum())]
             start[free] = 1
             return b.build(), {"cols": cols, "start": start}
-        S = self._heuristic(C, req)
-        ub = float(C[:, S].min(axis=1).max())
-        lb = float(C.min(axis=1).max())
+        sites = self._heuristic(cmat, req)
+        ub = float(cmat[:, sites].min(axis=1).max())
+        lb = float(cmat.min(axis=1).max())
         if req.any():
             lb = max(lb, 0.0)
-        vals = np.unique(C[np.isfinite(C)])
+        vals = np.unique(cmat[np.isfinite(cmat)])
         levels = vals[(vals >= lb) & (vals <= ub)]
         if levels.size == 0 or levels[0] > lb:
             levels = np.r_[lb, levels]
-        K = levels.size - 1
+        n_levels = levels.size - 1
         b = MilpBuilder()
         y = b.add_cols(cols.size, lb=req.astype(float), ub=1.0, integer=True, name="y")
-        u = b.add_cols(K, cost=np.diff(levels), lb=0.0, ub=1.0, name="u")
+        u = b.add_cols(n_levels, cost=np.diff(levels), lb=0.0, ub=1.0, name="u")
         b.offset = float(levels[0])
         b.add_row(y, np.ones(cols.size), lb=self.p, ub=self.p)
-        if K > 1:
+        if n_levels > 1:
             b.add_rows(
-                np.r_[np.arange(K - 1), np.arange(K - 1)], np.r_[u[:-1], u[1:]],
-                np.r_[np.ones(K - 1), -np.ones(K - 1)], K - 1, lb=0.0,
+                np.r_[np.arange(n_levels - 1), np.arange(n_levels - 1)],
+                np.r_[u[:-1], u[1:]],
+                np.r_[np.ones(n_levels - 1), -np.ones(n_levels - 1)],
+                n_levels - 1,
+                lb=0.0,
             )
         # coverage rows per level; rows with a required site in the set are dropped
-        for k in range(K + 1):
-            N = C <= levels[k]
+        for k in range(n_levels + 1):
+            cover = levels[k] >= cmat
             if req.any():
-                N = N[~N[:, req].any(axis=1)]
-            if N.shape[0] == 0:
+                cover = cover[~cover[:, req].any(axis=1)]
+            if cover.shape[0] == 0:
                 continue
-            packed = np.ascontiguousarray(np.packbits(N, axis=1))
+            packed = np.ascontiguousarray(np.packbits(cover, axis=1))
             keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
             _, first = np.unique(keys, return_index=True)
-            N = N[first]
-            gi, sj = np.nonzero(N)
-            g = N.shape[0]
-            if k < K:
+            cover = cover[first]
+            gi, sj = np.nonzero(cover)
+            g = cover.shape[0]
+            if k < n_levels:
                 b.add_rows(np.r_[gi, np.arange(g)], np.r_[y[sj], np.full(g, u[k])], 1.0, g, lb=1.0)
             else:
                 b.add_rows(gi, y[sj], 1.0, g, lb=1.0)
-        start = np.zeros(cols.size + K)
-        start[S] = 1.0
-        radius = float(C[:, S].min(axis=1).max())
+        start = np.zeros(cols.size + n_levels)
+        start[sites] = 1.0
+        radius = float(cmat[:, sites].min(axis=1).max())
         start[cols.size :] = (levels[:-1] < radius - 1e-12).astype(float)
         return b.build(), {"cols": cols, "start": start}
 

@@ -32,11 +32,11 @@ def _check_radius(radius: Any) -> float:
     return r
 
 
-def _subset_matrix(A: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def _subset_matrix(cover: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """``out[a, b]`` is True when column set ``a`` is a subset of column set ``b``."""
-    Af = A.astype(np.float32)
-    inter = Af.T @ Af
-    size = Af.sum(axis=0)
+    cover_f = cover.astype(np.float32)
+    inter = cover_f.T @ cover_f
+    size = cover_f.sum(axis=0)
     return np.abs(inter - size[:, None]) < 0.5
 
 
@@ -75,8 +75,12 @@ class MCLP(CompactModel):
         demand_ids: Sequence[Any] | None = None,
     ) -> None:
         super().__init__(
-            cost, weights=weights, required=required, forbidden=forbidden,
-            site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
         )
         self.radius = _check_radius(radius)
         self.p = check_p_value(p)
@@ -112,8 +116,14 @@ class MCLP(CompactModel):
         MCLP
         """
         return cls(
-            cost, radius=radius, p=p, weights=weights, required=required,
-            forbidden=forbidden, site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            radius=radius,
+            p=p,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
         )
 
     @classmethod
@@ -130,21 +140,38 @@ class MCLP(CompactModel):
         """Build the model from a travel-time result (``radius`` in minutes)."""
         minutes, oids, dids, _ = travel_time_parts(matrix)
         return cls(
-            minutes, radius=radius, p=p, weights=weights, required=required,
-            forbidden=forbidden, site_ids=dids, demand_ids=oids,
+            minutes,
+            radius=radius,
+            p=p,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
         )
 
     @classmethod
     def from_region(
-        cls, region: Any, matrix: TravelTimesLike, *, radius: float, p: int,
+        cls,
+        region: Any,
+        matrix: TravelTimesLike,
+        *,
+        radius: float,
+        p: int,
         forbidden: ArrayLike | None = None,
     ) -> MCLP:
         """Build the model for a region bundle (population weights, required sites)."""
         minutes, oids, dids, _ = travel_time_parts(matrix)
         weights, required = region_weights_and_required(region, oids, dids)
         return cls(
-            minutes, radius=radius, p=p, weights=weights, required=required,
-            forbidden=forbidden, site_ids=dids, demand_ids=oids,
+            minutes,
+            radius=radius,
+            p=p,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
         )
 
     def _check_feasible(self) -> None:
@@ -152,14 +179,14 @@ class MCLP(CompactModel):
 
     def _build(self) -> tuple[Milp, dict[str, Any]]:
         cols = self.allowed_cols
-        A = self.cost[:, cols] <= self.radius
+        cover = self.cost[:, cols] <= self.radius
         req = np.isin(cols, self.required)
         pos = self.weights > 0
-        by_req = (A[:, req].any(axis=1)) if req.any() else np.zeros(self.n_demand, dtype=bool)
+        by_req = (cover[:, req].any(axis=1)) if req.any() else np.zeros(self.n_demand, dtype=bool)
         const = float(self.weights[pos & by_req].sum())
-        live = pos & ~by_req & A.any(axis=1)
-        sets, inv = unique_sets(A[live])
-        W = np.bincount(inv, weights=self.weights[live], minlength=sets.shape[0])
+        live = pos & ~by_req & cover.any(axis=1)
+        sets, inv = unique_sets(cover[live])
+        wsum = np.bincount(inv, weights=self.weights[live], minlength=sets.shape[0])
         # site dominance among the free sites
         free = np.nonzero(~req)[0]
         keep_free = free
@@ -180,24 +207,27 @@ class MCLP(CompactModel):
         sets_k = sets[:, keep]
         b = MilpBuilder()
         y = b.add_cols(keep.size, lb=req[keep].astype(float), ub=1.0, integer=True, name="y")
-        x = b.add_cols(sets.shape[0], cost=W, lb=0.0, ub=1.0, name="x")
+        x = b.add_cols(sets.shape[0], cost=wsum, lb=0.0, ub=1.0, name="x")
         gi, sj = np.nonzero(sets_k)
         b.add_rows(
-            np.r_[np.arange(x.size), gi], np.r_[x, y[sj]],
-            np.r_[np.ones(x.size), -np.ones(gi.size)], x.size, ub=0.0,
+            np.r_[np.arange(x.size), gi],
+            np.r_[x, y[sj]],
+            np.r_[np.ones(x.size), -np.ones(gi.size)],
+            x.size,
+            ub=0.0,
         )
         b.add_row(y, np.ones(keep.size), lb=self.p, ub=self.p)
         b.offset = const
-        info = {"keep": cols[keep], "sets": sets_k, "W": W, "req": req[keep]}
+        info = {"keep": cols[keep], "sets": sets_k, "W": wsum, "req": req[keep]}
         return b.build(maximize=True), info
 
     def _start(self, milp: Milp, info: dict[str, Any]) -> NDArray[np.float64] | None:
-        sets, W, req = info["sets"], info["W"], info["req"]
+        sets, wsum, req = info["sets"], info["W"], info["req"]
         k = req.size
         chosen = req.copy()
         covered = sets[:, chosen].any(axis=1) if chosen.any() else np.zeros(sets.shape[0], bool)
         while chosen.sum() < self.p:
-            gain = (W * ~covered) @ sets
+            gain = (wsum * ~covered) @ sets
             gain = np.where(chosen, -np.inf, gain)
             j = int(np.argmax(gain))
             chosen[j] = True
@@ -259,8 +289,12 @@ class LSCP(CompactModel):
         demand_ids: Sequence[Any] | None = None,
     ) -> None:
         super().__init__(
-            cost, weights=weights, required=required, forbidden=forbidden,
-            site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
         )
         self.radius = _check_radius(radius)
         self.site_costs = as_site_values(site_costs, self.n_sites, name="site_costs", default=1.0)
@@ -298,8 +332,14 @@ class LSCP(CompactModel):
         LSCP
         """
         return cls(
-            cost, radius=radius, site_costs=site_costs, weights=weights, required=required,
-            forbidden=forbidden, site_ids=site_ids, demand_ids=demand_ids,
+            cost,
+            radius=radius,
+            site_costs=site_costs,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=site_ids,
+            demand_ids=demand_ids,
         )
 
     @classmethod
@@ -316,26 +356,43 @@ class LSCP(CompactModel):
         """Build the model from a travel-time result (``radius`` in minutes)."""
         minutes, oids, dids, _ = travel_time_parts(matrix)
         return cls(
-            minutes, radius=radius, site_costs=site_costs, weights=weights, required=required,
-            forbidden=forbidden, site_ids=dids, demand_ids=oids,
+            minutes,
+            radius=radius,
+            site_costs=site_costs,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
         )
 
     @classmethod
     def from_region(
-        cls, region: Any, matrix: TravelTimesLike, *, radius: float,
-        site_costs: ArrayLike | float | None = None, forbidden: ArrayLike | None = None,
+        cls,
+        region: Any,
+        matrix: TravelTimesLike,
+        *,
+        radius: float,
+        site_costs: ArrayLike | float | None = None,
+        forbidden: ArrayLike | None = None,
     ) -> LSCP:
         """Build the model for a region bundle: populated cells must be covered."""
         minutes, oids, dids, _ = travel_time_parts(matrix)
         weights, required = region_weights_and_required(region, oids, dids)
         return cls(
-            minutes, radius=radius, site_costs=site_costs, weights=weights, required=required,
-            forbidden=forbidden, site_ids=dids, demand_ids=oids,
+            minutes,
+            radius=radius,
+            site_costs=site_costs,
+            weights=weights,
+            required=required,
+            forbidden=forbidden,
+            site_ids=dids,
+            demand_ids=oids,
         )
 
     def _check_feasible(self) -> None:
-        A = self.cost[:, self.allowed_cols] <= self.radius
-        bad = np.nonzero((self.weights > 0) & ~A.any(axis=1))[0]
+        cover = self.cost[:, self.allowed_cols] <= self.radius
+        bad = np.nonzero((self.weights > 0) & ~cover.any(axis=1))[0]
         if bad.size:
             raise InfeasibleError(
                 f"lscp: {demand_names(bad, self.demand_ids)} have no allowed site within "
@@ -345,12 +402,12 @@ class LSCP(CompactModel):
 
     def _build(self) -> tuple[Milp, dict[str, Any]]:
         cols = self.allowed_cols
-        A = self.cost[:, cols] <= self.radius
+        cover = self.cost[:, cols] <= self.radius
         req = np.isin(cols, self.required)
         need = self.weights > 0
         if req.any():
-            need &= ~A[:, req].any(axis=1)
-        sets, _ = unique_sets(A[need])
+            need &= ~cover[:, req].any(axis=1)
+        sets, _ = unique_sets(cover[need])
         if 1 < sets.shape[0] <= 3000:
             sub = _subset_matrix(sets.T)  # sub[a, b]: row set a within row set b
             np.fill_diagonal(sub, False)
@@ -375,7 +432,9 @@ class LSCP(CompactModel):
         keep = np.sort(np.concatenate([np.nonzero(req)[0], keep_free]))
         sets_k = sets[:, keep]
         b = MilpBuilder()
-        y = b.add_cols(keep.size, cost=cost[keep], lb=req[keep].astype(float), ub=1.0, integer=True, name="y")
+        y = b.add_cols(
+            keep.size, cost=cost[keep], lb=req[keep].astype(float), ub=1.0, integer=True, name="y"
+        )
         gi, sj = np.nonzero(sets_k)
         if sets_k.shape[0]:
             b.add_rows(gi, y[sj], 1.0, sets_k.shape[0], lb=1.0)

@@ -193,9 +193,9 @@ class FixedCharge(MedianModel):
                 return np.inf
             return float(fc[open_].sum()) + self._evaluate_open(open_)
 
-        def to_x(S: NDArray[np.int64]) -> NDArray[np.float64]:
+        def to_x(sites: NDArray[np.int64]) -> NDArray[np.float64]:
             x = np.zeros(ma)
-            x[S] = 1.0
+            x[sites] = 1.0
             return x
 
         def heuristic() -> NDArray[np.float64]:
@@ -203,10 +203,10 @@ class FixedCharge(MedianModel):
 
         def improve(xf: NDArray[np.float64]) -> NDArray[np.float64]:
             flow = Flow(cr, w, finite_big(cr, w))
-            S = np.nonzero((xf[:ma] >= 0.5) | req)[0]
-            if S.size == 0:
-                S = np.array([int(np.argmax(xf[:ma]))])
-            return to_x(ufl_local_search(flow, S, allowed, req, fc))
+            sites = np.nonzero((xf[:ma] >= 0.5) | req)[0]
+            if sites.size == 0:
+                sites = np.array([int(np.argmax(xf[:ma]))])
+            return to_x(ufl_local_search(flow, sites, allowed, req, fc))
 
         return DistanceProblem(
             base=base,

@@ -224,9 +224,9 @@ class PMedian(MedianModel):
                 return np.inf
             return self._evaluate_open(open_)
 
-        def to_x(S: NDArray[np.int64]) -> NDArray[np.float64]:
+        def to_x(sites: NDArray[np.int64]) -> NDArray[np.float64]:
             x = np.zeros(ma)
-            x[S] = 1.0
+            x[sites] = 1.0
             return x
 
         def heuristic() -> NDArray[np.float64]:

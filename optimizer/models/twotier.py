@@ -152,7 +152,9 @@ class TwoTier(LocationModel):
         ):
             if budget is not None:
                 if given is None:
-                    raise DataError(f"{label} needs site costs for that tier (site_cost_{label[7:]})")
+                    raise DataError(
+                        f"{label} needs site costs for that tier (site_cost_{label[7:]})"
+                    )
                 if not (math.isfinite(budget) and budget >= 0):
                     raise DataError(f"{label} must be finite and >= 0; got {budget}")
         self.budget_full = math.inf if budget_full is None else float(budget_full)
@@ -185,7 +187,9 @@ class TwoTier(LocationModel):
         else:
             self.coverage_penalty = np.zeros(n)
         self.required = resolve_sites(required, m, self.site_ids, name="required")
-        self.required_remote = resolve_sites(required_remote, m, self.site_ids, name="required_remote")
+        self.required_remote = resolve_sites(
+            required_remote, m, self.site_ids, name="required_remote"
+        )
         self.forbidden = resolve_sites(forbidden, m, self.site_ids, name="forbidden")
         check_required_forbidden(self.required, self.forbidden, self.site_ids)
         check_required_forbidden(self.required_remote, self.forbidden, self.site_ids)
@@ -304,20 +308,36 @@ class TwoTier(LocationModel):
         w_full: ArrayLike,
         w_remote: ArrayLike,
         cost_per_minute: float | None = None,
+        visit_cost: ArrayLike | None = None,
         **options: Any,
     ) -> TwoTier:
         """Build the model from a travel-time result.
 
-        The costs are the matrix minutes, or ``minutes * cost_per_minute`` when
-        ``cost_per_minute`` is given (the coverage standard is then measured on
-        the minutes). Other keyword options are those of :meth:`from_cost_matrix`.
+        The cost per visit is the matrix minutes by default;
+        ``minutes * cost_per_minute`` with ``cost_per_minute``; or
+        ``visit_cost``, a money matrix of the same shape (e.g. value of travel
+        time plus CO2 price x emissions per visit). With either of the last two
+        the coverage standard is still measured on the minutes. Other keyword
+        options are those of :meth:`from_cost_matrix`.
         """
         minutes, oids, dids, groups = travel_time_parts(matrix)
+        if cost_per_minute is not None and visit_cost is not None:
+            raise DataError("give cost_per_minute or visit_cost, not both")
         if cost_per_minute is not None:
             if not (math.isfinite(cost_per_minute) and cost_per_minute > 0):
                 raise DataError(f"cost_per_minute must be finite and > 0; got {cost_per_minute}")
             options.setdefault("coverage_matrix", minutes)
             cost = minutes * float(cost_per_minute)
+        elif visit_cost is not None:
+            cost = as_cost_matrix(visit_cost, name="visit_cost")
+            if cost.shape != minutes.shape:
+                raise DataError(
+                    f"visit_cost has shape {cost.shape}; it must match matrix.minutes "
+                    f"{minutes.shape}"
+                )
+            options.setdefault("coverage_matrix", minutes)
+            # origin_groups stay: group_rows verifies that the money rows of a road node
+            # differ by a constant and splits the groups where they do not
         else:
             cost = minutes
         return cls(
@@ -432,7 +452,9 @@ class TwoTier(LocationModel):
 
     # engine data -------------------------------------------------------------------------
 
-    def _rows(self) -> tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
+    def _rows(
+        self,
+    ) -> tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
         if "rows" not in self._cache:
             ca = self.cost[:, self.allowed_cols]
             rg = group_rows(ca, self._groups_in)
@@ -450,22 +472,23 @@ class TwoTier(LocationModel):
                 self._cache["cover"] = (np.zeros((0, ma), dtype=bool), np.zeros(0))
             else:
                 rows = self._coverage_rows()
-                N = self.coverage_matrix[np.ix_(rows, self.allowed_cols)] <= self.coverage_minutes
+                sub = self.coverage_matrix[np.ix_(rows, self.allowed_cols)]
+                cover = sub <= self.coverage_minutes
                 pen = self.coverage_penalty[rows]
                 req = np.zeros(ma, dtype=bool)
                 req[np.searchsorted(self.allowed_cols, self.required)] = True
                 req[np.searchsorted(self.allowed_cols, self.required_remote)] = True
-                keep = ~(N & req[None, :]).any(axis=1)
+                keep = ~(cover & req[None, :]).any(axis=1)
                 if self.coverage == "soft":
                     keep &= pen > 0
-                N, pen = N[keep], pen[keep]
-                if N.shape[0]:
-                    packed = np.ascontiguousarray(np.packbits(N, axis=1))
+                cover, pen = cover[keep], pen[keep]
+                if cover.shape[0]:
+                    packed = np.ascontiguousarray(np.packbits(cover, axis=1))
                     keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
                     _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-                    N = N[first]
+                    cover = cover[first]
                     pen = np.bincount(inv.reshape(-1), weights=pen, minlength=first.size)
-                self._cache["cover"] = (N, pen)
+                self._cache["cover"] = (cover, pen)
         return self._cache["cover"]
 
     def _problem(self) -> DistanceProblem:
@@ -484,15 +507,13 @@ class TwoTier(LocationModel):
         lo_f = max(lo_f, 1 if has_f else 0)
         hi_f, hi_r = min(hi_f, ma), min(hi_r, ma)
         min_any = max(lo_f + lo_r, 1 if (has_f or has_a) else 0)
-        N, pen = self._cover_sets()
+        cover, pen = self._cover_sets()
         soft = self.coverage == "soft"
 
         b = MilpBuilder()
         f = b.add_cols(ma, cost=cf, lb=req_f.astype(float), ub=1.0, integer=True, name="f")
         r = b.add_cols(ma, cost=cr_, lb=req_r.astype(float), ub=1.0, integer=True, name="r")
-        b.add_rows(
-            np.r_[np.arange(ma), np.arange(ma)], np.r_[f, r], 1.0, ma, lb=-np.inf, ub=1.0
-        )
+        b.add_rows(np.r_[np.arange(ma), np.arange(ma)], np.r_[f, r], 1.0, ma, lb=-np.inf, ub=1.0)
         b.add_row(f, np.ones(ma), lb=lo_f, ub=hi_f)
         b.add_row(r, np.ones(ma), lb=lo_r, ub=hi_r)
         b.add_row(np.r_[f, r], np.ones(2 * ma), lb=min_any, ub=np.inf)
@@ -501,14 +522,17 @@ class TwoTier(LocationModel):
         if math.isfinite(self.budget_remote):
             b.add_row(r, cr_, ub=self.budget_remote)
         u = np.zeros(0, dtype=np.int64)
-        if N.shape[0]:
-            gi, sj = np.nonzero(N)
-            k = N.shape[0]
+        if cover.shape[0]:
+            gi, sj = np.nonzero(cover)
+            k = cover.shape[0]
             if soft:
                 u = b.add_cols(k, cost=pen, lb=0.0, ub=1.0, name="u")
                 b.add_rows(
-                    np.r_[gi, gi, np.arange(k)], np.r_[f[sj], r[sj], u],
-                    np.ones(2 * gi.size + k), k, lb=1.0,
+                    np.r_[gi, gi, np.arange(k)],
+                    np.r_[f[sj], r[sj], u],
+                    np.ones(2 * gi.size + k),
+                    k,
+                    lb=1.0,
                 )
             else:
                 b.add_rows(np.r_[gi, gi], np.r_[f[sj], r[sj]], 1.0, k, lb=1.0)
@@ -530,7 +554,7 @@ class TwoTier(LocationModel):
             budget_remote=self.budget_remote,
             req_full=req_f,
             req_remote=req_r,
-            cover=N if N.shape[0] else None,
+            cover=cover if cover.shape[0] else None,
             cover_pen=pen,
             hard=not soft,
         )
@@ -547,7 +571,7 @@ class TwoTier(LocationModel):
             x = x.copy()
             if u.size:
                 open_ = (x[f] > 0.5) | (x[r] > 0.5)
-                x[u] = (N @ open_) < 0.5
+                x[u] = (cover @ open_) < 0.5
             return x
 
         def evaluate(x: NDArray[np.float64]) -> float:
@@ -557,8 +581,8 @@ class TwoTier(LocationModel):
                 return math.inf
             open_ = fo | ro
             val = const + float(cf[fo].sum() + cr_[ro].sum())
-            if N.shape[0]:
-                unc = (N @ open_) < 0.5
+            if cover.shape[0]:
+                unc = (cover @ open_) < 0.5
                 if unc.any():
                     if not soft:
                         return math.inf
@@ -572,7 +596,8 @@ class TwoTier(LocationModel):
             return val
 
         def heuristic() -> NDArray[np.float64] | None:
-            t = search.improve(search.construct(allowed), allowed)
+            # construction and cheap moves only: the LP rounding below does the rest
+            t = search.improve(search.construct(allowed), allowed, swaps=False)
             x = state_to_x(t)
             return x if math.isfinite(evaluate(x)) else None
 
@@ -628,7 +653,9 @@ class TwoTier(LocationModel):
         return {
             "objective": objective,
             "open_sites": tuple(int(j) for j in open_all),
-            "open_site_ids": None if self.site_ids is None else tuple(self.site_ids[j] for j in open_all),
+            "open_site_ids": None
+            if self.site_ids is None
+            else tuple(self.site_ids[j] for j in open_all),
             "tiers": tuple(tier_of[int(j)] for j in open_all),
             "assignment": a_full,
             "assignment_any": a_any,
