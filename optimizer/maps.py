@@ -591,7 +591,8 @@ def map_html(
     if missing:
         raise OutputError(
             f"no local copy of {', '.join(sorted(set(missing)))} for an offline map; put the "
-            f"files in {folder} (the package ships Leaflet in data/vendor) or save with assets='cdn'"
+            f"files in {folder} (the package ships Leaflet in data/vendor) or save with "
+            "assets='cdn'"
         )
     return page
 
