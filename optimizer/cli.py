@@ -390,7 +390,26 @@ def sweep_command(
             paths = result.write(out or settings.output_dir / f"{scen.region}-{scen.name}-sweep")
     except OptimizerError as exc:
         raise _fail(exc) from exc
-    console.print(result.table.to_string(index=False))
+    table = Table(title=f"Sweep: {scen.name}")
+    columns = {
+        "full_points": ("full", "d"),
+        "remote_points": ("remote", "d"),
+        "status": ("status", ""),
+        "mean_minutes_any": ("mean min (any)", ".1f"),
+        "mean_minutes_full": ("mean min (full)", ".1f"),
+        "t_co2": ("t CO2/yr", ",.0f"),
+        "total_cost_eur": ("cost EUR/yr", ",.0f"),
+    }
+    for label, _ in columns.values():
+        table.add_column(label, justify="right")
+    for _, row in result.table.iterrows():
+        table.add_row(
+            *(
+                "-" if row.get(key) is None or row.get(key) != row.get(key) else f"{row[key]:{fmt}}"
+                for key, (_, fmt) in columns.items()
+            )
+        )
+    console.print(table)
     console.print("\n".join(str(p) for p in paths))
 
 
