@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -875,7 +875,11 @@ class SolveContext:
 
 @dataclass
 class Outcome:
-    """A model's raw result before it becomes a :class:`Solution`."""
+    """A model's raw result before it becomes a :class:`Solution`.
+
+    ``proven`` records whether the method claims optimality; the status of the
+    :class:`Solution` is decided from the recomputed objective and the bound.
+    """
 
     x_sites: NDArray[np.float64]
     bound: float
@@ -1049,6 +1053,3 @@ def nearest_open(
     d = sub[np.arange(n), k]
     a = np.where(np.isfinite(d), cols[k], -1).astype(np.int64)
     return a, d
-
-
-CallbackT = Callable[[NDArray[np.float64]], float]

@@ -62,8 +62,9 @@ __all__: list[str] = []
 
 logger = logging.getLogger(__name__)
 
-#: Above this many (row, level) pairs the HiGHS path uses Benders instead of the compact MILP.
-COMPACT_LIMIT = 30_000
+#: Above this many (row, level) pairs the HiGHS path uses Benders instead of the compact MILP
+#: (measured: Benders is 5-20x faster already on the 100-node OR-Library instances).
+COMPACT_LIMIT = 2_000
 #: Cut rounds per probe and consecutive unsuccessful probes before probing stops.
 PROBE_CUT_ROUNDS = 10
 PROBE_MISSES = 12
