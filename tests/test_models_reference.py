@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
-from optimizer.models import LSCP, MCLP, PCenter, PMedian
+from optimizer.models import LSCP, MCLP, PCenter, PMedian, TwoTier
 
 ORLIB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orlib"
 
@@ -32,18 +32,16 @@ def load_orlib(name: str, folder: Path = ORLIB) -> tuple[np.ndarray, int]:
     return shortest_path(graph, directed=False), p
 
 
-def orlib_optima() -> list[tuple[str, float]]:
-    if not (ORLIB / "optima.csv").exists():
-        return []
-    with open(ORLIB / "optima.csv", encoding="ascii") as fh:
-        return [(row["instance"], float(row["optimum"])) for row in csv.DictReader(fh)]
+ORLIB_NAMES = ["pmed1", "pmed2", "pmed3", "pmed4", "pmed5", "pmed11", "pmed16", "pmed26"]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not ORLIB.exists(), reason="shared OR-Library data not available")
-@pytest.mark.parametrize(("name", "optimum"), orlib_optima())
-def test_pmedian_reproduces_orlib_optimum(name: str, optimum: float) -> None:
-    cost, p = load_orlib(name)
+@pytest.mark.parametrize("name", ORLIB_NAMES)
+def test_pmedian_reproduces_orlib_optimum(shared_data: Path, name: str) -> None:
+    folder = shared_data / "orlib"
+    with open(folder / "optima.csv", encoding="ascii") as fh:
+        optimum = {row["instance"]: float(row["optimum"]) for row in csv.DictReader(fh)}[name]
+    cost, p = load_orlib(name, folder)
     sol = PMedian.from_cost_matrix(cost, p=p).solve(mip_gap=0, time_limit=120)
     assert sol.status == "optimal"
     assert sol.objective == optimum
@@ -137,3 +135,42 @@ def test_predefined_sites_match_spopt(spopt_locate) -> None:
         )
     ours = PMedian.from_cost_matrix(cost, p=4, weights=w, required=[2, 7]).solve(mip_gap=0)
     assert ours.objective == pytest.approx(_spopt_value(ref, pulp))
+
+
+# ----------------------------------------------------------------------------------------
+# real data: the demo region bundle with the travel-time engine
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_demo_region_end_to_end(demo_region) -> None:
+    from optimizer.traveltimes import travel_time_matrix
+
+    matrix = travel_time_matrix(demo_region, use_cache=False)
+    required = set(demo_region.sites.index[demo_region.sites["required"]])
+    sol = PMedian.from_region(demo_region, matrix, p=5).solve(mip_gap=0)
+    assert sol.status == "optimal" and required <= set(sol.open_site_ids)
+    weights = demo_region.population["population"].reindex(matrix.origin_ids).to_numpy()
+    same = PMedian.from_cost_matrix(
+        matrix.minutes,
+        p=5,
+        weights=weights,
+        required=[list(matrix.destination_ids).index(s) for s in required],
+    ).solve(mip_gap=0)
+    assert sol.objective == pytest.approx(same.objective, rel=1e-9)
+    assigned = sol.assigned_ids()
+    assert len(assigned) == len(matrix.origin_ids) and set(assigned) <= set(sol.open_site_ids)
+    two = TwoTier.from_region(
+        demo_region,
+        matrix,
+        remote_share=0.3,
+        n_full=(2, 5),
+        n_remote=(0, 6),
+        site_cost_remote=0.0,
+        coverage_minutes=45.0,
+        coverage="soft",
+        coverage_penalty=1000.0,
+    ).solve(mip_gap=1e-6)
+    assert two.status == "optimal"
+    assert required <= set(two.open_site_ids[k] for k, t in enumerate(two.tiers) if t == "full")
+    assert two.objective == pytest.approx(sum(two.breakdown.values()))
