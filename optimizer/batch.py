@@ -97,6 +97,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from optimizer._io import atomic_path, write_text_atomic
 from optimizer.errors import (
     BundleNotFoundError,
     OptimizerError,
@@ -520,16 +521,8 @@ def _complete_summary(folder: Path, key: str) -> dict[str, Any] | None:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_text_atomic(path, text)
 
 
 def _remove_leftovers(out_dir: Path, slug: str) -> None:
@@ -812,14 +805,8 @@ def _write_summary(
         "total": records[-1],
     }
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{csv_path.name}.", dir=out_dir)
-        os.close(fd)
-        try:
+        with atomic_path(csv_path) as tmp:
             table.to_csv(tmp, index=False)
-            os.replace(tmp, csv_path)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         _write_json_atomic(json_path, document)
     except OSError as exc:
         raise OutputError(f"cannot write the national summary into {out_dir}: {exc}") from exc
