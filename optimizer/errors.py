@@ -18,6 +18,7 @@ __all__ = [
     "NetworkError",
     "OptimizerError",
     "OutputError",
+    "OutputLockedError",
     "ScenarioError",
     "SolverError",
     "SourceUnavailableError",
@@ -53,7 +54,36 @@ class UnknownRegionError(OptimizerError, KeyError):
 
 
 class InfeasibleError(OptimizerError, ValueError):
-    """A model cannot have a feasible solution (found before or by the solver)."""
+    """A model cannot have a feasible solution (found before or by the solver).
+
+    Besides the message it records what is at fault, so that a caller that
+    built the model from a file (a scenario) can point at the file and line:
+
+    Attributes
+    ----------
+    parameter
+        The model keyword at fault (e.g. ``"n_full"``, ``"required"``,
+        ``"coverage_minutes"``, ``"budget"``), or ``None`` when the solver
+        proved infeasibility without a simpler cause.
+    rows
+        Demand-row positions at fault (e.g. cells no allowed site can reach
+        within the standard), possibly truncated; empty when not row-specific.
+    sites
+        Site positions at fault, possibly truncated.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        rows: tuple[int, ...] = (),
+        sites: tuple[int, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.rows = tuple(int(r) for r in rows)
+        self.sites = tuple(int(s) for s in sites)
 
 
 class SolverError(OptimizerError, RuntimeError):
@@ -70,3 +100,7 @@ class ScenarioError(OptimizerError, ValueError):
 
 class OutputError(OptimizerError, OSError):
     """Results cannot be written to the requested place."""
+
+
+class OutputLockedError(OutputError):
+    """Another run or batch holds the lock on the output folder."""

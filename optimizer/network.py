@@ -75,6 +75,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -85,6 +86,7 @@ import numpy as np
 import pyogrio
 import requests
 import shapely
+from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry.base import BaseGeometry
@@ -100,7 +102,10 @@ __all__ = [
     "FI_IMPLICIT_SPEEDS_KPH",
     "MIN_CORE_SHARE",
     "MIN_TRAVEL_TIME_S",
+    "RoadCoverage",
+    "RoadNetwork",
     "add_travel_times",
+    "as_road_network",
     "largest_strong_component",
     "network_from_file",
     "network_from_gpkg",
@@ -110,6 +115,7 @@ __all__ = [
     "network_to_gpkg",
     "network_to_graphml",
     "parse_maxspeed",
+    "road_coverage",
     "validate_roads",
 ]
 
@@ -918,3 +924,268 @@ def validate_roads(graph: nx.MultiDiGraph, *, source: str, crs: str = ROADS_CRS)
             "an edge in each direction, or keep the core with largest_strong_component(graph)"
         )
     return graph
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+@dataclass(frozen=True, eq=False)
+class RoadNetwork:
+    """A directed road graph as flat arrays: the package's in-memory road format.
+
+    It holds what travel times need and nothing more per object, so a graph
+    of millions of nodes costs tens of bytes per edge instead of the
+    kilobytes of a networkx graph. :meth:`to_networkx` gives the osmnx-style
+    graph for analysis; :meth:`from_networkx` reads one.
+
+    Attributes
+    ----------
+    crs
+        Projected CRS of the node coordinates (e.g. ``"EPSG:3067"``).
+    node_ids
+        Node labels (osmnx ids), unique.
+    x, y
+        Node coordinates in ``crs`` units (metres).
+    u, v
+        Edge end points as positions into ``node_ids`` (``int64``).
+    length
+        Edge length in metres.
+    travel_time
+        Edge driving time in seconds.
+    edge_attrs
+        Further per-edge columns (``highway``, ``speed_kph``, ``maxspeed``,
+        ``name``, ...), each aligned with ``u``.
+    """
+
+    crs: str
+    node_ids: NDArray[Any]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    u: NDArray[np.int64]
+    v: NDArray[np.int64]
+    length: NDArray[np.float64]
+    travel_time: NDArray[np.float64]
+    edge_attrs: Mapping[str, NDArray[Any]] = field(default_factory=dict)
+
+    def number_of_nodes(self) -> int:
+        """Return the number of nodes (as networkx names it)."""
+        return len(self.node_ids)
+
+    def number_of_edges(self) -> int:
+        """Return the number of directed edges, parallel edges included."""
+        return len(self.u)
+
+    @classmethod
+    def from_networkx(cls, graph: nx.MultiDiGraph) -> RoadNetwork:
+        """Read an osmnx-style graph (``x``/``y`` on nodes, ``length``/``travel_time`` on edges).
+
+        Missing or non-numeric ``length``/``travel_time`` become NaN;
+        :func:`validate_roads` reports them.
+        """
+        nodes = list(graph.nodes)
+        position = {node: i for i, node in enumerate(nodes)}
+        node_ids = np.empty(len(nodes), dtype=object)
+        node_ids[:] = nodes
+        if all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in nodes):
+            with contextlib.suppress(OverflowError):
+                node_ids = np.asarray(nodes, dtype=np.int64)
+        x = np.array([_as_float(d.get("x")) for _, d in graph.nodes(data=True)], dtype=float)
+        y = np.array([_as_float(d.get("y")) for _, d in graph.nodes(data=True)], dtype=float)
+        u, v, length, seconds = [], [], [], []
+        extra: dict[str, list[Any]] = {}
+        edges = (
+            graph.edges(keys=True, data=True)
+            if graph.is_multigraph()
+            else ((a, b, 0, d) for a, b, d in graph.edges(data=True))
+        )
+        for count, (a, b, _, data) in enumerate(edges):
+            u.append(position[a])
+            v.append(position[b])
+            length.append(_as_float(data.get("length")))
+            seconds.append(_as_float(data.get("travel_time")))
+            for key, value in data.items():
+                if key in ("length", "travel_time", "geometry"):
+                    continue
+                column = extra.setdefault(key, [None] * count)
+                column.append(value)
+            for column in extra.values():
+                if len(column) <= count:
+                    column.append(None)
+        crs = graph.graph.get("crs")
+        return cls(
+            crs=str(crs) if crs is not None else "",
+            node_ids=node_ids,
+            x=x,
+            y=y,
+            u=np.asarray(u, dtype=np.int64),
+            v=np.asarray(v, dtype=np.int64),
+            length=np.array(length, dtype=float),
+            travel_time=np.array(seconds, dtype=float),
+            edge_attrs={k: _column(vals) for k, vals in extra.items()},
+        )
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """Build the osmnx-style ``MultiDiGraph`` (costly for large graphs)."""
+        graph = nx.MultiDiGraph(crs=self.crs) if self.crs else nx.MultiDiGraph()
+        ids = self.node_ids.tolist()
+        graph.add_nodes_from(
+            (n, {"x": float(a), "y": float(b)})
+            for n, a, b in zip(ids, self.x.tolist(), self.y.tolist(), strict=True)
+        )
+        names = list(self.edge_attrs)
+        columns = [self.edge_attrs[k].tolist() for k in names]
+        for i, (a, b) in enumerate(zip(self.u.tolist(), self.v.tolist(), strict=True)):
+            data: dict[str, Any] = {
+                "length": float(self.length[i]),
+                "travel_time": float(self.travel_time[i]),
+            }
+            for key, column in zip(names, columns, strict=True):
+                value = column[i]
+                if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                    data[key] = value
+            graph.add_edge(ids[a], ids[b], **data)
+        return graph
+
+
+def _column(values: list[Any]) -> NDArray[Any]:
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype == object or arr.ndim != 1:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    return arr
+
+
+def as_road_network(roads: RoadNetwork | nx.MultiDiGraph) -> RoadNetwork:
+    """Return ``roads`` as a :class:`RoadNetwork` (converting a networkx graph)."""
+    if isinstance(roads, RoadNetwork):
+        return roads
+    if isinstance(roads, nx.Graph):
+        return RoadNetwork.from_networkx(roads)
+    raise NetworkError(
+        f"roads must be a RoadNetwork or a networkx MultiDiGraph, got {type(roads).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class RoadCoverage:
+    """How much of a population grid the road graph reaches.
+
+    A cell is *covered* when its centre lies within ``threshold_m`` of a node
+    of the graph's largest strongly connected component (the nodes travel
+    times snap to).
+
+    Attributes
+    ----------
+    residents, covered_residents
+        Residents of the grid, and of its covered cells.
+    threshold_m
+        The snap distance used.
+    uncovered_cells
+        Ids of the populated cells beyond the threshold, most populous first.
+    uncovered_bounds
+        ``(minx, miny, maxx, maxy)`` of the uncovered cells' centres (metres),
+        or ``None`` when all are covered.
+    uncovered_municipalities
+        Municipality codes of the uncovered residents with their counts, most
+        first (empty without a ``municipality`` column).
+    """
+
+    residents: float
+    covered_residents: float
+    threshold_m: float
+    uncovered_cells: tuple[Any, ...]
+    uncovered_bounds: tuple[float, float, float, float] | None
+    uncovered_municipalities: tuple[tuple[str, float], ...]
+
+    @property
+    def share(self) -> float:
+        """Share of residents covered (1 for an empty grid)."""
+        return self.covered_residents / self.residents if self.residents > 0 else 1.0
+
+    def describe(self) -> str:
+        """Say where residents lack roads, in one line."""
+        if self.uncovered_bounds is None:
+            return "every populated cell lies near a road"
+        minx, miny, maxx, maxy = self.uncovered_bounds
+        where = ", ".join(
+            f"{code} ({count:,.0f})" for code, count in self.uncovered_municipalities[:5]
+        )
+        cells = ", ".join(str(c) for c in self.uncovered_cells[:5])
+        more = len(self.uncovered_cells) - 5
+        return (
+            f"{self.residents - self.covered_residents:,.0f} residents in "
+            f"{len(self.uncovered_cells)} cells lie more than {self.threshold_m:,.0f} m from the "
+            f"roads, within x {minx:,.0f}-{maxx:,.0f} m, y {miny:,.0f}-{maxy:,.0f} m"
+            + (f", in municipalities {where}" if where else "")
+            + f"; e.g. cells {cells}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+
+
+def road_coverage(
+    roads: RoadNetwork | nx.MultiDiGraph,
+    population: gpd.GeoDataFrame,
+    *,
+    threshold_m: float,
+) -> RoadCoverage:
+    """Measure which residents of a grid lie within ``threshold_m`` of the road core.
+
+    Parameters
+    ----------
+    roads
+        The road graph (same CRS as ``population``).
+    population
+        Grid cells with ``population`` (and optionally ``municipality``).
+    threshold_m
+        Largest distance from a cell centre to a node of the largest strongly
+        connected component for the cell to count as covered.
+
+    Returns
+    -------
+    RoadCoverage
+        Residents covered and where the others are.
+    """
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    net = as_road_network(roads)
+    pop = population["population"].to_numpy(dtype=np.float64)
+    centres = population.geometry.centroid
+    xy = np.column_stack([centres.x.to_numpy(), centres.y.to_numpy()])
+    n = net.number_of_nodes()
+    if n == 0 or net.number_of_edges() == 0:
+        dist = np.full(len(pop), np.inf)
+    else:
+        graph = csr_array((np.ones(len(net.u)), (net.u, net.v)), shape=(n, n))
+        n_comp, labels = connected_components(graph, directed=True, connection="strong")
+        core = np.flatnonzero(labels == np.argmax(np.bincount(labels, minlength=n_comp)))
+        dist, _ = cKDTree(np.column_stack([net.x[core], net.y[core]])).query(xy, k=1)
+    far = (dist > threshold_m) & (pop > 0)
+    order = np.argsort(-pop[far], kind="stable")
+    ids = population.index.to_numpy()[far][order]
+    bounds = None
+    munis: tuple[tuple[str, float], ...] = ()
+    if far.any():
+        fx, fy = xy[far, 0], xy[far, 1]
+        bounds = (float(fx.min()), float(fy.min()), float(fx.max()), float(fy.max()))
+        if "municipality" in population.columns:
+            counts = (
+                population.loc[far, ["municipality", "population"]]
+                .groupby("municipality")["population"]
+                .sum()
+                .sort_values(ascending=False)
+            )
+            munis = tuple((str(k), float(v)) for k, v in counts.items())
+    return RoadCoverage(
+        residents=float(pop.sum()),
+        covered_residents=float(pop[~far].sum()),
+        threshold_m=float(threshold_m),
+        uncovered_cells=tuple(ids.tolist()),
+        uncovered_bounds=bounds,
+        uncovered_municipalities=munis,
+    )

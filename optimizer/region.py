@@ -29,6 +29,7 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ class RegionMeta:
         return any(self.synthetic.values())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False, eq=False)
 class Region:
     """A loaded, validated region bundle.
 
@@ -97,9 +98,13 @@ class Region:
     name, slug, code, year, crs
         Identity of the region (``code`` is the maakunta code, e.g. ``"12"``).
     population
-        1 km grid cells indexed by ``cell_id``.
+        Grid cells indexed by ``cell_id``.
+    road_network
+        Directed road graph as arrays (:class:`optimizer.network.RoadNetwork`),
+        what travel times use.
     roads
-        Directed road graph (osmnx conventions).
+        The same graph as an osmnx-style ``networkx.MultiDiGraph``, built on
+        first access (costly for large graphs; the constructor also takes one).
     sites
         Candidate service-point sites indexed by ``site_id``.
     boundary
@@ -116,11 +121,49 @@ class Region:
     year: int
     crs: str
     population: gpd.GeoDataFrame
-    roads: nx.MultiDiGraph
+    road_network: network.RoadNetwork
     sites: gpd.GeoDataFrame
-    boundary: gpd.GeoDataFrame | None = None
-    meta: RegionMeta = field(default_factory=RegionMeta)
-    path: Path | None = None
+    boundary: gpd.GeoDataFrame | None
+    meta: RegionMeta
+    path: Path | None
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        slug: str,
+        code: str,
+        year: int,
+        crs: str,
+        population: gpd.GeoDataFrame,
+        roads: network.RoadNetwork | nx.MultiDiGraph,
+        sites: gpd.GeoDataFrame,
+        boundary: gpd.GeoDataFrame | None = None,
+        meta: RegionMeta | None = None,
+        path: Path | None = None,
+    ) -> None:
+        values = {
+            "name": name,
+            "slug": slug,
+            "code": code,
+            "year": year,
+            "crs": crs,
+            "population": population,
+            "road_network": network.as_road_network(roads),
+            "sites": sites,
+            "boundary": boundary,
+            "meta": meta if meta is not None else RegionMeta(),
+            "path": path,
+        }
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+        if isinstance(roads, nx.Graph):
+            self.__dict__["roads"] = roads  # keep the caller's graph as the networkx view
+
+    @cached_property
+    def roads(self) -> nx.MultiDiGraph:
+        """The road graph as an osmnx-style ``networkx.MultiDiGraph`` (built once)."""
+        return self.road_network.to_networkx()
 
     def summary(self) -> dict[str, Any]:
         """Return the headline figures of the region (for ``optimizer info``)."""
@@ -135,8 +178,8 @@ class Region:
             "municipalities": int(self.population["municipality"].nunique())
             if "municipality" in self.population
             else 0,
-            "road_nodes": self.roads.number_of_nodes(),
-            "road_edges": self.roads.number_of_edges(),
+            "road_nodes": self.road_network.number_of_nodes(),
+            "road_edges": self.road_network.number_of_edges(),
             "sites": len(self.sites),
             "required_sites": int(self.sites["required"].sum()),
             "synthetic_layers": sorted(k for k, v in self.meta.synthetic.items() if v),

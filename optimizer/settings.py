@@ -28,6 +28,9 @@ crs
     ETRS-TM35FIN).
 http_timeout
     Seconds to wait for an online data source before failing.
+max_uncovered_share
+    Largest share of a bundle's residents that may lie farther than the snap
+    threshold from its roads before the bundle fails validation (default 0.05).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class Settings(BaseSettings):
     solver: Literal["highs", "cbc"] = "highs"
     crs: str = "EPSG:3067"
     http_timeout: float = Field(default=60.0, gt=0)
+    max_uncovered_share: float = Field(default=0.05, ge=0, le=1)
 
     @property
     def regions_dir(self) -> Path:

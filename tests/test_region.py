@@ -21,7 +21,6 @@ from optimizer.errors import (
     UnknownRegionError,
 )
 from optimizer.region import (
-    Region,
     bundle_from_files,
     list_regions,
     load_region,
@@ -140,14 +139,18 @@ def test_sites_outside_region_are_named(tiny_bundle):
         load_region(tiny_bundle)
 
 
-def test_save_is_atomic_and_refuses_to_overwrite(tiny_bundle, tmp_path):
+def test_save_is_atomic_and_refuses_to_overwrite(tiny_bundle, tmp_path, monkeypatch):
     region = load_region(tiny_bundle)
     with pytest.raises(OutputError, match="already exists"):
         save_region(region, tiny_bundle)
-    broken = Region(**{**region.__dict__, "roads": "not a graph"})  # fails mid-write
+
+    def broken_writer(*args, **kwargs):  # fails mid-write, after the population layer
+        raise OSError("disk full")
+
+    monkeypatch.setattr(network, "network_to_gpkg", broken_writer)
     target = tmp_path / "broken"
     with pytest.raises(Exception):  # noqa: B017 - whatever the writer raises
-        save_region(broken, target)
+        save_region(region, target)
     assert not target.exists()
     assert not any(p.name.startswith(".broken") for p in tmp_path.iterdir())
 
