@@ -115,8 +115,10 @@ __all__ = [
     "network_to_gpkg",
     "network_to_graphml",
     "parse_maxspeed",
+    "read_roads",
     "road_coverage",
     "validate_roads",
+    "write_roads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -1189,3 +1191,24 @@ def road_coverage(
         uncovered_bounds=bounds,
         uncovered_municipalities=munis,
     )
+
+
+def read_roads(path: str | Path) -> RoadNetwork:
+    """Read a road graph file (``.gpkg``, ``.graphml`` or ``.osm.pbf``) as a :class:`RoadNetwork`.
+
+    The file is not validated; pass the result to :func:`validate_roads`.
+
+    Raises
+    ------
+    BundleNotFoundError
+        If the file does not exist.
+    NetworkError
+        If the format is not supported or the file cannot be read.
+    """
+    return RoadNetwork.from_networkx(network_from_file(path))
+
+
+def write_roads(roads: RoadNetwork | nx.MultiDiGraph, path: str | Path) -> Path:
+    """Write a road graph to a GeoPackage (layers ``nodes`` and ``edges``), atomically."""
+    graph = roads.to_networkx() if isinstance(roads, RoadNetwork) else roads
+    return network_to_gpkg(graph, path)
