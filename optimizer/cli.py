@@ -259,15 +259,18 @@ def _estimate_table(result: Any) -> Table:
 
     title = Text(f"{result.region.name}: scenario {result.scenario.name!r}")
     table = Table(title=title)
-    for col, justify in (("", "left"), ("scenario", "right"), ("baseline", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    table.add_column("difference", justify="right")
+    table.add_column("", justify="left")
+    for col in ("optimum", "baseline", "difference"):
+        table.add_column(col, justify="right")
+    for plan in result.plans:
+        table.add_column(Text(f"plan {plan.name}"), justify="right")
     for fig in FIGURES:
         table.add_row(
             fig.label,
             _format(fig.value(result.estimate), fig.unit),
             _format(fig.value(result.baseline), fig.unit),
             _format(fig.value(result.difference), fig.unit, signed=True),
+            *(_format(fig.value(plan.estimate), fig.unit) for plan in result.plans),
         )
     return table
 
