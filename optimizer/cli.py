@@ -57,7 +57,8 @@ def _main(
 
 def _fail(exc: BaseException) -> typer.Exit:
     """Print one error line (user text shown literally, never as markup) and exit with 2."""
-    message = " ".join(str(exc).split()) if not isinstance(exc, OptimizerError) else str(exc)
+    lines = [" ".join(line.split()) for line in str(exc).splitlines()]
+    message = "; ".join(line for line in lines if line).replace(":;", ":")
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     return typer.Exit(code=2)
 
