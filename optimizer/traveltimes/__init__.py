@@ -36,6 +36,14 @@ How a time is made
    *time-optimal* path, read from the Dijkstra predecessor tree, not the
    length of the shortest path. Large jobs run in several processes.
 
+Door-to-door car times
+----------------------
+``travel_time_matrix(..., car=CarModel())`` models a car trip as the
+Helsinki Region Travel Time Matrix does (Tenkanen & Toivonen 2020): walk to
+the road, walk to the car, drive at realistic speeds with junction delays,
+search for parking, walk to the door. See :class:`CarModel` for every
+parameter and the source of its default.
+
 Directions
 ----------
 ``direction="to_destinations"`` (default) gives origin-to-destination trips,
@@ -81,6 +89,7 @@ point :func:`travel_time_matrix`).
 
 from __future__ import annotations
 
+from optimizer.traveltimes._car import ZONES, CarModel
 from optimizer.traveltimes._common import (
     DEFAULT_ACCESS_SPEED_KMH,
     DEFAULT_CIRCUITY,
@@ -96,6 +105,8 @@ __all__ = [
     "DEFAULT_ACCESS_SPEED_KMH",
     "DEFAULT_CIRCUITY",
     "DEFAULT_SNAP_THRESHOLD_M",
+    "ZONES",
+    "CarModel",
     "Direction",
     "RegionLike",
     "RoadIndex",

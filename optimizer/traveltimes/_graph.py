@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import networkx as nx
     from scipy.spatial import cKDTree
 
+    from optimizer.traveltimes._car import CarModel
+
 __all__ = ["RoadIndex", "prepare_graph"]
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,10 @@ class RoadIndex:
         Edge weights in seconds to route on instead of ``travel_time`` (the
         door-to-door car model's realistic driving times), aligned with the
         edges of ``roads``; ``None`` for the posted-speed ``travel_time``.
+    car
+        A :class:`~optimizer.traveltimes.CarModel` whose realistic driving
+        seconds (:meth:`CarModel.edge_seconds`) are the weights; ``None`` for
+        ``seconds`` or the posted speeds. Give at most one of the two.
 
     Raises
     ------
@@ -93,8 +99,15 @@ class RoadIndex:
         roads: RoadNetwork | nx.MultiDiGraph,
         *,
         seconds: NDArray[np.float64] | None = None,
+        car: CarModel | None = None,
     ) -> None:
         net = as_validated(roads)
+        if car is not None:
+            if seconds is not None:
+                raise NetworkError("give either seconds or car as the edge weights, not both")
+            seconds = car.edge_seconds(net)
+        self.car: CarModel | None = car
+        """The car model whose driving times are the weights, or ``None``."""
         self.roads: RoadNetwork = net
         self.crs: pyproj.CRS = pyproj.CRS.from_user_input(net.crs)
         self.node_ids: NDArray[Any] = net.node_ids
@@ -281,7 +294,10 @@ class RoadIndex:
 
 
 def prepare_graph(
-    roads: RoadNetwork | nx.MultiDiGraph, *, seconds: NDArray[np.float64] | None = None
+    roads: RoadNetwork | nx.MultiDiGraph,
+    *,
+    seconds: NDArray[np.float64] | None = None,
+    car: CarModel | None = None,
 ) -> RoadIndex:
     """Validate a road graph (once) and build its CSR matrices for fast queries.
 
@@ -292,6 +308,9 @@ def prepare_graph(
         graph in osmnx conventions (see :class:`RoadIndex`).
     seconds
         Edge weights to route on instead of ``travel_time`` (see :class:`RoadIndex`).
+    car
+        A :class:`~optimizer.traveltimes.CarModel` to route on its realistic
+        driving times (see :class:`RoadIndex`).
 
     Returns
     -------
@@ -310,4 +329,4 @@ def prepare_graph(
     >>> index = prepare_graph(region.road_network)  # doctest: +SKIP
     >>> result = travel_time_matrix(index, region.population, region.sites)  # doctest: +SKIP
     """
-    return RoadIndex(roads, seconds=seconds)
+    return RoadIndex(roads, seconds=seconds, car=car)

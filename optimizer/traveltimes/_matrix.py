@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError, NetworkError
 from optimizer.traveltimes._cache import cache_folder, cache_key, read_cache, write_cache
+from optimizer.traveltimes._car import ZONES, CarModel
 from optimizer.traveltimes._common import (
     DEFAULT_ACCESS_SPEED_KMH,
     DEFAULT_CIRCUITY,
@@ -58,6 +59,7 @@ def travel_time_matrix(
     chunk_memory_mb: float = 256.0,
     workers: int | None = None,
     settings: Settings | None = None,
+    car: CarModel | None = None,
 ) -> TravelTimeMatrix:
     """Fastest travel times and their road kilometres from origins to destinations.
 
@@ -103,6 +105,15 @@ def travel_time_matrix(
     settings
         Environment defaults; ``None`` reads them with
         :func:`~optimizer.settings.get_settings`.
+    car
+        A :class:`CarModel` for door-to-door car times: the access and egress
+        legs are walked (its ``walk_speed_kmh`` and ``access_circuity``
+        replace ``access_speed_kmh`` and ``circuity``), the network leg is
+        driven at its realistic speeds with junction delays, and its terminal
+        times (walk to the car, parking search, walk to the door) are added by
+        zone. The snap table then also has the columns ``zone`` and
+        ``terminal_minutes`` (one trip's terminal time at that point).
+        ``None``: the network model at posted speeds.
 
     Returns
     -------
@@ -133,6 +144,10 @@ def travel_time_matrix(
             f"polygon_point={polygon_point!r} is not allowed; use one of {POLYGON_POINTS}"
         )
     cutoff_min = None if cutoff is None else check_cutoff(cutoff)
+    if car is not None and not isinstance(car, CarModel):
+        raise DataError(f"car={car!r} is not allowed; use a CarModel or None")
+    if car is not None:
+        access_speed_kmh, circuity = car.walk_speed_kmh, car.access_circuity
     speed = check_positive("access_speed_kmh", access_speed_kmh)
     if not (math.isfinite(circuity) and circuity >= 1.0):
         raise DataError(f"circuity={circuity!r} is not allowed; use a finite number >= 1")
@@ -145,7 +160,7 @@ def travel_time_matrix(
         raise DataError(f"workers={workers!r} is not allowed; use None or an integer >= 1")
 
     roads, origins, destinations = resolve_source(source, origins, destinations)
-    index = roads if isinstance(roads, RoadIndex) else RoadIndex(roads)
+    index = _index_for(roads, car)
     origin_ids, origin_xy = points_of(origins, "origins", index.crs, polygon_point)
     dest_ids, dest_xy = points_of(destinations, "destinations", index.crs, polygon_point)
 
@@ -162,6 +177,18 @@ def travel_time_matrix(
         direction, ("to", "from")
     )
     times = float(len(legs))
+    origin_extra_min = np.zeros(len(origin_ids))
+    dest_extra_min = np.zeros(len(dest_ids))
+    extra: dict[str, NDArray[Any]] = {}
+    if car is not None:
+        origin_zone = car.zones(car.node_counts(index.roads, origin_xy))
+        dest_zone = car.zones(car.node_counts(index.roads, dest_xy))
+        origin_extra_min = car.terminal_minutes(origin_zone, start="to" in legs, end="from" in legs)
+        dest_extra_min = car.terminal_minutes(dest_zone, start="from" in legs, end="to" in legs)
+        extra = {
+            "zone": np.asarray(ZONES, dtype=object)[np.concatenate([origin_zone, dest_zone])],
+            "terminal_minutes": np.concatenate([origin_extra_min, dest_extra_min]),
+        }
 
     group_pos, origin_groups = np.unique(origin_pos, return_inverse=True)
     dnode_pos, dest_dnode = np.unique(dest_pos, return_inverse=True)
@@ -181,7 +208,7 @@ def travel_time_matrix(
         seconds,
         metres,
         dest_dnode,
-        egress_min=times * dest_access_min,
+        egress_min=times * dest_access_min + dest_extra_min,
         egress_km=times * dest_access_m / 1000.0,
         cutoff=cutoff_min,
     )
@@ -194,6 +221,7 @@ def travel_time_matrix(
         np.concatenate([origin_access_min, dest_access_min]),
         np.concatenate([origin_access_m, dest_access_m]),
         snap_threshold_m,
+        **extra,
     )
     return TravelTimeMatrix(
         origin_ids=origin_ids,
@@ -203,13 +231,23 @@ def travel_time_matrix(
         snap=snap,
         origin_groups=origin_groups.astype(np.int64).ravel(),
         group_nodes=index.node_ids[group_pos],
-        origin_offset_minutes=times * origin_access_min,
+        origin_offset_minutes=times * origin_access_min + origin_extra_min,
         origin_offset_km=times * origin_access_m / 1000.0,
         access_speed_kmh=speed,
         circuity=float(circuity),
         snap_threshold_m=float(snap_threshold_m),
         _group_table=table,
+        car=car,
     )
+
+
+def _index_for(roads: Any, car: CarModel | None) -> RoadIndex:
+    """Return a road index routing on the posted speeds or on ``car``'s driving times."""
+    if isinstance(roads, RoadIndex):
+        if roads.car == car:
+            return roads
+        return RoadIndex(roads.roads, car=car)  # same validated arrays, other weights
+    return RoadIndex(roads, car=car)
 
 
 def _check_snaps(

@@ -49,6 +49,12 @@ class TravelTimeMatrix:
         a round trip).
     access_speed_kmh, circuity, snap_threshold_m
         The parameters used.
+    car
+        The :class:`~optimizer.traveltimes.CarModel` of door-to-door times, or
+        ``None``. With one, ``origin_offset_minutes`` also holds the origin's
+        terminal time, the snap table has ``zone`` and ``terminal_minutes``,
+        and the driving minutes of a pair are ``minutes`` minus the access,
+        egress and terminal terms (:meth:`components`).
     """
 
     origin_ids: pd.Index
@@ -64,6 +70,7 @@ class TravelTimeMatrix:
     circuity: float
     snap_threshold_m: float
     _group_table: tuple[Any, Any] = field(repr=False)
+    car: Any = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ shape
 
@@ -229,3 +236,37 @@ class TravelTimeMatrix:
                 "km": km,
             }
         )
+
+    def components(self) -> dict[str, NDArray[np.float64]]:
+        """Split every trip's minutes into access, terminal and driving time.
+
+        Returns
+        -------
+        dict of numpy.ndarray
+            Dense ``(n_origins, n_destinations)`` arrays: ``"access"`` (the
+            off-network legs at both ends, twice for a round trip),
+            ``"terminal"`` (walk to the car, parking search and walk to the
+            door; zero without a car model), ``"network"`` (the rest: driving
+            on the road graph) and ``"total"`` (= :attr:`minutes`). Pairs
+            without a trip are ``inf`` in ``"network"`` and ``"total"``.
+        """
+        legs = 2.0 if self.direction == "round_trip" else 1.0
+        o_snap, d_snap = self.origin_snap, self.destination_snap
+        access = legs * (
+            o_snap["access_minutes"].to_numpy()[:, None]
+            + d_snap["access_minutes"].to_numpy()[None, :]
+        )
+        if "terminal_minutes" in self.snap.columns:
+            terminal = (
+                o_snap["terminal_minutes"].to_numpy()[:, None]
+                + d_snap["terminal_minutes"].to_numpy()[None, :]
+            )
+        else:
+            terminal = np.zeros(self.shape)
+        total = self.minutes
+        return {
+            "access": access,
+            "terminal": terminal,
+            "network": total - access - terminal,
+            "total": total,
+        }
