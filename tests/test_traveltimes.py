@@ -563,6 +563,68 @@ class TestCache:
         with np.load(path) as data:  # rewritten
             assert "seconds" in data
 
+    def _recomputed(self, tmp_path, caplog, damage, reason):
+        """Damage the one cache entry, then check: warning, discarded, recomputed, rewritten."""
+        graph, origins, dests = self._inputs()
+        first = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        (path,) = tmp_path.glob("*.npz")
+        damage(path)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="optimizer.traveltimes"):
+            again = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        warnings_ = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings_) == 1 and str(path) in warnings_[0].getMessage()
+        assert reason in warnings_[0].getMessage()
+        np.testing.assert_array_equal(first.minutes, again.minutes)
+        np.testing.assert_array_equal(first.km, again.km)
+        with np.load(path) as data:  # rewritten, valid again
+            assert str(data["key"]) == path.stem
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="optimizer.traveltimes"):
+            travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        assert not caplog.records
+
+    def test_truncated_cache_entry_is_recomputed(self, tmp_path, caplog):
+        def truncate(path):
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 2])
+
+        self._recomputed(tmp_path, caplog, truncate, "ignoring unreadable or damaged")
+
+    def test_bit_flip_in_cache_entry_is_recomputed(self, tmp_path, caplog):
+        def flip(path):
+            data = bytearray(path.read_bytes())
+            with np.load(path) as npz:
+                seconds = npz["seconds"].tobytes(order="A")
+            at = bytes(data).find(seconds[:16])
+            assert at > 0
+            at += 8  # inside the stored seconds array
+            data[at] ^= 0x40
+            path.write_bytes(bytes(data))
+
+        self._recomputed(tmp_path, caplog, flip, "ignoring unreadable or damaged")
+
+    def test_tampered_values_fail_the_checksum(self, tmp_path, caplog):
+        def tamper(path):  # a well-formed npz whose numbers were edited, old checksum kept
+            with np.load(path) as npz:
+                payload = {name: npz[name] for name in npz.files}
+            payload["seconds"] = payload["seconds"] * 0.5
+            with path.open("wb") as handle:
+                np.savez(handle, **payload)
+
+        self._recomputed(tmp_path, caplog, tamper, "checksum does not match")
+
+    def test_entry_under_another_key_is_recomputed(self, tmp_path, caplog):
+        graph, origins, dests = self._inputs()
+        other = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path / "o", cutoff=3)
+        assert other.cutoff == 3
+        (foreign,) = (tmp_path / "o").glob("*.npz")
+
+        def swap(path):  # a valid entry of another computation copied under this key
+            path.write_bytes(foreign.read_bytes())
+
+        self._recomputed(tmp_path, caplog, swap, "written for key")
+
     def test_use_cache_false_writes_nothing(self, tmp_path):
         graph, origins, dests = self._inputs()
         travel_time_matrix(graph, origins, dests, cache_dir=tmp_path, use_cache=False)
