@@ -40,7 +40,6 @@ import pandas as pd
 import tomli_w
 
 from optimizer import network, population, sources
-from optimizer.sources import osm
 from optimizer._io import atomic_dir
 from optimizer.errors import (
     BundleNotFoundError,
@@ -50,6 +49,7 @@ from optimizer.errors import (
     UnknownRegionError,
 )
 from optimizer.settings import Settings, get_settings
+from optimizer.sources import osm
 
 __all__ = [
     "SITE_KINDS",

@@ -67,7 +67,6 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from optimizer import network as _network
-from optimizer.sources import osm as _osm
 from optimizer._io import write_text_atomic
 from optimizer.errors import (
     BundleNotFoundError,
@@ -78,6 +77,7 @@ from optimizer.errors import (
 )
 from optimizer.population import format_municipality_code, grid_from_features
 from optimizer.settings import Settings, get_settings
+from optimizer.sources import osm as _osm
 
 if TYPE_CHECKING:
     from rich.progress import Progress
