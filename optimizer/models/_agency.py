@@ -1,0 +1,244 @@
+"""Parts of the agency model: per-agency inputs, the rule parser, the result type.
+
+:class:`~optimizer.models.agency.AgencyTwoTier` keeps its formulation; this
+module holds what it needs around it: validating per-agency arrays and
+presence rules, the :class:`AgencySolution` it returns (a :class:`Solution`
+with the staffing figures), and the greedy desk choice used by its warm start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from optimizer.errors import DataError
+from optimizer.models.solution import Solution
+
+__all__ = ["AgencySolution", "Presence"]
+
+#: An agency's presence rule: ``"all"`` (a desk at every full point), an int ``k``
+#: (exactly ``k`` desks), a ``(min, max)`` pair (``max`` may be ``None``), or ``None``
+#: (free; at least one desk when the agency has visits).
+Presence = str | int | tuple[int, int | None] | None
+
+
+def as_agency_matrix(values: ArrayLike, n: int, *, name: str) -> NDArray[np.float64]:
+    """Validate an ``agencies x demand rows`` array of visits (finite, ``>= 0``)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] != n or arr.shape[0] == 0:
+        raise DataError(
+            f"{name} must be an agencies x demand rows array with {n} columns; "
+            f"got shape {np.shape(values)}"
+        )
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        bad = np.unique(np.nonzero(~np.isfinite(arr) | (arr < 0))[1])[:5].tolist()
+        raise DataError(f"{name} must be finite and >= 0 (bad demand rows {bad})")
+    return np.ascontiguousarray(arr)
+
+
+def as_agency_values(
+    values: ArrayLike | float | None,
+    k: int,
+    *,
+    name: str,
+    default: float | None,
+    positive: bool = False,
+    allow_inf: bool = False,
+) -> NDArray[np.float64]:
+    """Validate one value per agency (a scalar is broadcast)."""
+    if values is None:
+        if default is None:
+            raise DataError(f"{name} must be given (one value per agency or a scalar)")
+        return np.full(k, float(default))
+    arr = np.asarray(values, dtype=np.float64)
+    arr = np.full(k, float(arr)) if arr.ndim == 0 else arr.reshape(-1)
+    if arr.shape != (k,):
+        raise DataError(f"{name} must have one value per agency ({k}); got {arr.shape[0]}")
+    ok = ~np.isnan(arr) & (np.isfinite(arr) | (allow_inf & np.isposinf(arr)))
+    ok &= arr > 0 if positive else arr >= 0
+    if not ok.all():
+        bad = np.nonzero(~ok)[0].tolist()
+        need = "> 0" if positive else ">= 0"
+        raise DataError(
+            f"{name} must be {'finite or inf' if allow_inf else 'finite'} and {need} "
+            f"(bad agencies {bad})"
+        )
+    return arr
+
+
+def parse_presence(
+    presence: Presence | Sequence[Presence], k: int, m: int
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]]:
+    """Turn the presence rules into (at every full point, min desks, max desks) per agency."""
+    if presence is None or isinstance(presence, str | int | tuple):
+        rules: list[Presence] = [presence] * k  # type: ignore[list-item]
+    else:
+        rules = list(presence)
+    if len(rules) != k:
+        raise DataError(f"presence must have one rule per agency ({k}); got {len(rules)}")
+    every = np.zeros(k, dtype=bool)
+    lo = np.zeros(k, dtype=np.int64)
+    hi = np.full(k, m, dtype=np.int64)
+    for a, rule in enumerate(rules):
+        if rule is None:
+            continue
+        if isinstance(rule, str):
+            if rule != "all":
+                raise DataError(f"presence[{a}] must be 'all', an int, a (min, max) pair or None")
+            every[a] = True
+            continue
+        if isinstance(rule, int | np.integer) and not isinstance(rule, bool):
+            lo[a] = hi[a] = int(rule)
+        else:
+            try:
+                rmin, rmax = rule  # type: ignore[misc]
+                lo[a] = int(rmin)
+                hi[a] = m if rmax is None else int(rmax)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"presence[{a}] must be 'all', an int, a (min, max) pair or None; got {rule!r}"
+                ) from None
+        if lo[a] < 0 or hi[a] < lo[a]:
+            raise DataError(f"presence[{a}] must satisfy 0 <= min <= max; got {rule!r}")
+        hi[a] = min(hi[a], m)
+    return every, lo, hi
+
+
+@dataclass(frozen=True, eq=False)
+class AgencySolution(Solution):
+    """A :class:`Solution` of :class:`~optimizer.models.AgencyTwoTier` with staffing figures.
+
+    Attributes
+    ----------
+    agencies
+        Agency names, in the order of the model's rows.
+    desks
+        For each agency, the column positions of the full points where it has
+        a desk (ascending).
+    desk_visits, desk_fte
+        ``{(agency, site column): value}``: in-person visits a year served at
+        each desk, and the staff it needs (visits / visits per FTE).
+    pool_fte
+        Remote-service pool of each agency in FTE (remote-eligible visits /
+        visits per FTE).
+    staff_cost
+        Total annual staff cost (desks and pools), EUR.
+    desk_assignment
+        ``agencies x demand rows``: the desk column serving each row's
+        in-person visits (the nearest desk; with desk capacity, the desk that
+        takes the largest share); ``-1`` where the agency has no in-person
+        visits from the row.
+    """
+
+    agencies: tuple[str, ...] = ()
+    desks: tuple[tuple[int, ...], ...] = ()
+    desk_visits: Mapping[tuple[str, int], float] = field(default_factory=dict)
+    desk_fte: Mapping[tuple[str, int], float] = field(default_factory=dict)
+    pool_fte: Mapping[str, float] = field(default_factory=dict)
+    staff_cost: float = 0.0
+    desk_assignment: NDArray[np.int64] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("desk_visits", "desk_fte", "pool_fte"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        if self.desk_assignment is not None:
+            arr = np.array(self.desk_assignment, copy=True)
+            arr.setflags(write=False)
+            object.__setattr__(self, "desk_assignment", arr)
+
+    def staffing(self) -> list[dict[str, Any]]:
+        """Return the staffing table: one record per agency and open full point.
+
+        Returns
+        -------
+        list of dict
+            Keys ``agency``, ``site`` (column), ``site_id`` (``None`` without
+            ids), ``desk`` (bool), ``visits`` and ``fte``; then one record per
+            agency with ``site = -1``, ``site_id = "remote pool"`` and its
+            pool FTE.
+        """
+        out: list[dict[str, Any]] = []
+        full = self.sites_of_tier("full")
+        for a, name in enumerate(self.agencies):
+            for j in full:
+                has = j in self.desks[a]
+                out.append(
+                    {
+                        "agency": name,
+                        "site": j,
+                        "site_id": None if self.site_ids is None else self.site_ids[j],
+                        "desk": has,
+                        "visits": float(self.desk_visits.get((name, j), 0.0)),
+                        "fte": float(self.desk_fte.get((name, j), 0.0)),
+                    }
+                )
+            out.append(
+                {
+                    "agency": name,
+                    "site": -1,
+                    "site_id": "remote pool",
+                    "desk": False,
+                    "visits": math.nan,
+                    "fte": float(self.pool_fte[name]),
+                }
+            )
+        return out
+
+
+def greedy_desks(
+    cost: NDArray[np.float64],
+    w: NDArray[np.float64],
+    full: NDArray[np.int64],
+    *,
+    desk_cost: float,
+    lo: int,
+    hi: int,
+    every: bool,
+    forced: NDArray[np.bool_],
+) -> NDArray[np.int64] | None:
+    """Desks of one agency among the full points ``full`` (greedy add, then drop).
+
+    ``cost`` is the weighted travel cost per visit (rows x all site columns of
+    the problem), ``w`` the agency's in-person visits per row. Returns the
+    chosen columns, or ``None`` when the counts cannot be met.
+    """
+    if every:
+        return full.copy()
+    if full.size < lo:
+        return None
+    pos = w > 0
+    c = cost[pos][:, full] if pos.any() else np.zeros((0, full.size))
+    wp = w[pos]
+    chosen = np.zeros(full.size, dtype=bool)
+    chosen |= forced[full]
+
+    def value(mask: NDArray[np.bool_]) -> float:
+        if not mask.any():
+            return math.inf if wp.size else 0.0
+        return float(wp @ c[:, mask].min(axis=1)) + desk_cost * int(mask.sum())
+
+    cur = value(chosen)
+    while int(chosen.sum()) < hi:
+        best, best_j = math.inf, -1
+        for j in np.nonzero(~chosen)[0]:
+            chosen[j] = True
+            v = value(chosen)
+            chosen[j] = False
+            if v < best:
+                best, best_j = v, int(j)
+        if best_j < 0 or (best >= cur and int(chosen.sum()) >= lo):
+            break
+        chosen[best_j] = True
+        cur = best
+    if int(chosen.sum()) < lo:
+        return None
+    return full[chosen]
