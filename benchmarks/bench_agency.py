@@ -32,7 +32,7 @@ from scipy.spatial import Delaunay, cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optimizer.models import AgencyTwoTier  # noqa: E402
+from optimizer.models import AgencyTwoTier
 
 SIZES = {
     # name: cells, road nodes, sites, agencies, side (km)

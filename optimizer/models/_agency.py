@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from optimizer.errors import DataError
+from optimizer.models._base import nearest_open
 from optimizer.models.solution import Solution
 
 __all__ = ["AgencySolution", "Presence"]
@@ -205,10 +206,11 @@ def greedy_desks(
     every: bool,
     forced: NDArray[np.bool_],
 ) -> NDArray[np.int64] | None:
-    """Desks of one agency among the full points ``full`` (greedy add, then drop).
+    """Desks of one agency among the full points ``full`` (greedy add).
 
     ``cost`` is the weighted travel cost per visit (rows x all site columns of
-    the problem), ``w`` the agency's in-person visits per row. Returns the
+    the problem), ``w`` the agency's in-person visits per row. Desks are added
+    while they pay for themselves (and until ``lo``, up to ``hi``). Returns the
     chosen columns, or ``None`` when the counts cannot be met.
     """
     if every:
@@ -216,29 +218,118 @@ def greedy_desks(
     if full.size < lo:
         return None
     pos = w > 0
-    c = cost[pos][:, full] if pos.any() else np.zeros((0, full.size))
+    c = cost[pos][:, full]
     wp = w[pos]
-    chosen = np.zeros(full.size, dtype=bool)
-    chosen |= forced[full]
-
-    def value(mask: NDArray[np.bool_]) -> float:
-        if not mask.any():
-            return math.inf if wp.size else 0.0
-        return float(wp @ c[:, mask].min(axis=1)) + desk_cost * int(mask.sum())
-
-    cur = value(chosen)
+    big = float(np.where(np.isfinite(c), c, 0.0).max(initial=0.0)) * 10.0 + 1.0
+    c = np.where(np.isfinite(c), c, big)
+    chosen = forced[full].copy()
+    dmin = c[:, chosen].min(axis=1) if chosen.any() else np.full(wp.size, np.inf)
     while int(chosen.sum()) < hi:
-        best, best_j = math.inf, -1
-        for j in np.nonzero(~chosen)[0]:
-            chosen[j] = True
-            v = value(chosen)
-            chosen[j] = False
-            if v < best:
-                best, best_j = v, int(j)
-        if best_j < 0 or (best >= cur and int(chosen.sum()) >= lo):
+        if np.isinf(dmin).any():
+            gain = np.where(chosen, -np.inf, -(wp @ c))  # first desk: least total travel
+        else:
+            gain = wp @ np.maximum(dmin[:, None] - c, 0.0) - desk_cost
+            gain[chosen] = -np.inf
+        j = int(np.argmax(gain))
+        if not np.isfinite(gain[j]) or (
+            gain[j] <= 0 and int(chosen.sum()) >= lo and not np.isinf(dmin).any()
+        ):
             break
-        chosen[best_j] = True
-        cur = best
-    if int(chosen.sum()) < lo:
+        chosen[j] = True
+        dmin = np.minimum(dmin, c[:, j])
+    if int(chosen.sum()) < lo or (wp.size and not chosen.any()):
         return None
     return full[chosen]
+
+
+def network_figures(
+    self: Any,
+    full: NDArray[np.int64],
+    remote: NDArray[np.int64],
+    desks: list[NDArray[np.int64]],
+    shares: list[NDArray[np.float64]] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Objective, breakdown and staffing of a network, recomputed from the model's data.
+
+    ``self`` is the :class:`~optimizer.models.AgencyTwoTier`; ``desks`` the desk
+    columns per agency; ``shares`` (capacitated assignments only) per agency the
+    ``demand rows x sites`` share of each row's in-person visits served at each
+    desk; without it each row goes to the agency's nearest desk.
+    """
+    tw, n = self.travel_weight, self.n_demand
+    open_all = np.sort(np.r_[full, remote]).astype(np.int64)
+    tier_of = {int(j): "full" for j in full} | {int(j): "remote" for j in remote}
+    a_full, _ = nearest_open(self.cost, full)
+    a_any, d_any = nearest_open(self.cost, open_all)
+    er = self.visits_remote.sum(axis=0)
+    travel_remote = tw * float(er[er > 0] @ d_any[er > 0]) if (er > 0).any() else 0.0
+    travel_in = 0.0
+    penalty = 0.0
+    desk_visits: dict[tuple[str, int], float] = {}
+    desk_fte: dict[tuple[str, int], float] = {}
+    assign = np.full((self.n_agencies, n), -1, dtype=np.int64)
+    for a, name in enumerate(self.agencies):
+        v = self.visits_in_person[a]
+        pos = v > 0
+        if shares is None:
+            asg, dist = nearest_open(self.cost, desks[a])
+            travel_in += tw * float(v[pos] @ dist[pos]) if pos.any() else 0.0
+            per = np.bincount(np.maximum(asg[pos], 0), weights=v[pos], minlength=self.n_sites)
+            assign[a, pos] = asg[pos]
+        else:
+            share = shares[a]
+            per = v[pos] @ share[pos]
+            with np.errstate(invalid="ignore"):
+                cost_share = np.where(share > 0, self.cost * share, 0.0)
+            travel_in += tw * float(v[pos] @ cost_share[pos].sum(axis=1))
+            assign[a, pos] = np.argmax(share[pos], axis=1)
+        for jj in desks[a]:
+            desk_visits[(name, int(jj))] = float(per[jj])
+            desk_fte[(name, int(jj))] = float(per[jj]) / float(self.visits_per_fte[a])
+        t_a = self.access_minutes[a]
+        if math.isfinite(t_a) and self.access == "soft" and pos.any():
+            reach = (
+                (self.cost[:, desks[a]] <= t_a).any(axis=1)
+                if desks[a].size
+                else np.zeros(n, dtype=bool)
+            )
+            penalty += float(self.access_penalty[a] * v[pos & ~reach].sum())
+    pool = {
+        name: float(self.visits_remote[a].sum() / self.visits_per_fte[a])
+        for a, name in enumerate(self.agencies)
+    }
+    sc_full = float(self.site_cost_full[full].sum())
+    sc_remote = float(self.site_cost_remote[remote].sum())
+    desk_total = float(sum(self.desk_cost[a] * desks[a].size for a in range(self.n_agencies)))
+    staff = self.staff_total
+    objective = travel_in + travel_remote + sc_full + sc_remote + desk_total + staff + penalty
+    fields = {
+        "objective": objective,
+        "open_sites": tuple(int(j) for j in open_all),
+        "open_site_ids": None
+        if self.site_ids is None
+        else tuple(self.site_ids[j] for j in open_all),
+        "tiers": tuple(tier_of[int(j)] for j in open_all),
+        "assignment": a_full,
+        "assignment_any": a_any,
+        "covered": None,
+        "breakdown": {
+            "travel_in_person": travel_in,
+            "travel_remote": travel_remote,
+            "site_cost_full": sc_full,
+            "site_cost_remote": sc_remote,
+            "desk_cost": desk_total,
+            "staff_cost": staff,
+            "access_penalty": penalty,
+        },
+    }
+    extra = {
+        "agencies": self.agencies,
+        "desks": tuple(tuple(int(j) for j in np.sort(dk)) for dk in desks),
+        "desk_visits": desk_visits,
+        "desk_fte": desk_fte,
+        "pool_fte": pool,
+        "staff_cost": staff,
+        "desk_assignment": assign,
+    }
+    return fields, extra

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -19,9 +20,10 @@ from optimizer.models._agency import (
     as_agency_matrix,
     as_agency_values,
     greedy_desks,
+    network_figures,
     parse_presence,
 )
-from optimizer.models._base import LocationModel, Outcome, SolveContext, nearest_open
+from optimizer.models._base import LocationModel, Outcome, SolveContext
 from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
 from optimizer.models._heuristics import TwoTierSearch
 from optimizer.models._inputs import (
@@ -630,6 +632,102 @@ class AgencyTwoTier(LocationModel):
         base = {fl.name: getattr(sol, fl.name) for fl in dataclasses.fields(Solution)}
         return AgencySolution(**base, **extra)
 
+    # plans -------------------------------------------------------------------------------
+
+    def evaluate_plan(
+        self,
+        *,
+        full: ArrayLike,
+        remote: ArrayLike = (),
+        desks: Mapping[str, ArrayLike] | None = None,
+    ) -> AgencySolution:
+        """Price a fixed network (a planner's plan) with the model's data, without a solver.
+
+        Parameters
+        ----------
+        full, remote
+            The plan's full and remote points (column indices, a boolean mask,
+            or ids from ``site_ids``).
+        desks
+            Optional desks per agency name (sites among ``full``); an agency
+            not listed has a desk at every full point of the plan.
+
+        Returns
+        -------
+        AgencySolution
+            The plan's objective, breakdown and staffing, with in-person
+            visits at each agency's nearest desk. A plan is not optimised:
+            ``bound`` is ``-inf``, ``gap`` ``inf`` and ``status``
+            ``"time_limit"`` (a solution without a proof), ``solver`` is
+            ``"none"``. Desk capacities, counts, presence rules, the budget
+            and a hard access standard are not enforced (a soft standard's
+            penalty is counted); check ``desk_visits`` against them.
+
+        Raises
+        ------
+        DataError
+            If a site is both full and remote, a desk is not at a full point
+            of the plan, or an agency name is unknown.
+        InfeasibleError
+            If visits cannot reach the plan's points (``parameter="full"`` or
+            ``"desks"``, ``rows`` lists them).
+        """
+        t0 = time.perf_counter()
+        m = self.n_sites
+        f_cols = resolve_sites(full, m, self.site_ids, name="full")
+        r_cols = resolve_sites(remote, m, self.site_ids, name="remote")
+        if np.intersect1d(f_cols, r_cols).size:
+            raise DataError("a site of the plan is both full and remote; give it one tier")
+        given = dict(desks or {})
+        unknown = sorted(set(given) - set(self.agencies))
+        if unknown:
+            raise DataError(f"desks: unknown agencies {unknown}; agencies are {self.agencies}")
+        desk_cols = []
+        for name in self.agencies:
+            cols = (
+                resolve_sites(given[name], m, self.site_ids, name=f"desks[{name!r}]")
+                if name in given
+                else f_cols
+            )
+            if np.setdiff1d(cols, f_cols).size:
+                raise DataError(f"desks[{name!r}] lists sites that are not full points of the plan")
+            desk_cols.append(cols)
+        fields, extra = network_figures(self, f_cols, r_cols, desk_cols, None)
+        if not math.isfinite(fields["objective"]):
+            er = self.visits_remote.sum(axis=0) > 0
+            open_all = np.r_[f_cols, r_cols].astype(np.int64)
+            reach = np.isfinite(self.cost[:, open_all]).any(axis=1) if open_all.size else er & False
+            bad = np.nonzero(er & ~reach)[0]
+            param = "full"
+            if bad.size == 0:
+                param = "desks"
+                for a in range(self.n_agencies):
+                    dc = desk_cols[a]
+                    ok = np.isfinite(self.cost[:, dc]).any(axis=1) if dc.size else er & False
+                    bad = np.nonzero((self.visits_in_person[a] > 0) & ~ok)[0]
+                    if bad.size:
+                        break
+            raise self._infeasible(
+                f"the plan leaves {demand_names(bad, self.demand_ids)} without a reachable "
+                "point or desk",
+                parameter=param,
+                rows=bad,
+            )
+        objective = float(fields.pop("objective"))
+        return AgencySolution(
+            model=f"{self.name} plan",
+            status="time_limit",
+            objective=objective,
+            bound=-math.inf,
+            gap=math.inf,
+            seconds=time.perf_counter() - t0,
+            solver="none",
+            site_ids=self.site_ids,
+            demand_ids=self.demand_ids,
+            **fields,
+            **extra,
+        )
+
     # results -----------------------------------------------------------------------------
 
     def _solution_fields(self, x_sites: NDArray[np.float64]) -> dict[str, Any]:
@@ -642,105 +740,11 @@ class AgencyTwoTier(LocationModel):
         shares = None
         if flows:
             rg, _ = self._rows()
-            shares = [(g, cols[j], x_sites[x]) for _, x, g, j in flows]
-            shares = [(rg, *s) for s in shares]
-        fields, extra = self._figures(full, remote, desks, shares)
+            shares = []
+            for _, x, g, j in flows:
+                grid = np.zeros((rg.n_groups, self.n_sites))
+                grid[g, cols[j]] = x_sites[x]
+                shares.append(grid[rg.inverse])
+        fields, extra = network_figures(self, full, remote, desks, shares)
         self._cache["extra"] = extra
         return fields
-
-    def _figures(
-        self,
-        full: NDArray[np.int64],
-        remote: NDArray[np.int64],
-        desks: list[NDArray[np.int64]],
-        shares: list[tuple[RowGroups, Any, Any, Any]] | None,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Objective, breakdown and staffing of a network (recomputed from the data)."""
-        tw, n = self.travel_weight, self.n_demand
-        open_all = np.sort(np.r_[full, remote]).astype(np.int64)
-        tier_of = {int(j): "full" for j in full} | {int(j): "remote" for j in remote}
-        a_full, _ = nearest_open(self.cost, full)
-        a_any, d_any = nearest_open(self.cost, open_all)
-        er = self.visits_remote.sum(axis=0)
-        travel_remote = tw * float(er[er > 0] @ d_any[er > 0]) if (er > 0).any() else 0.0
-        travel_in = 0.0
-        penalty = 0.0
-        desk_visits: dict[tuple[str, int], float] = {}
-        desk_fte: dict[tuple[str, int], float] = {}
-        assign = np.full((self.n_agencies, n), -1, dtype=np.int64)
-        for a, name in enumerate(self.agencies):
-            v = self.visits_in_person[a]
-            pos = v > 0
-            if shares is None:
-                asg, dist = nearest_open(self.cost, desks[a])
-                travel_in += tw * float(v[pos] @ dist[pos]) if pos.any() else 0.0
-                per = np.bincount(np.maximum(asg[pos], 0), weights=v[pos], minlength=self.n_sites)
-                assign[a, pos] = asg[pos]
-            else:
-                rg, g, j, xs = shares[a]
-                per = np.zeros(self.n_sites)
-                # split each row by its group's shares
-                row_groups = rg.inverse
-                for gg, jj, share in zip(g, j, xs, strict=True):
-                    if share <= 1e-9:
-                        continue
-                    rows = np.nonzero((row_groups == gg) & pos)[0]
-                    flow = v[rows] * share
-                    per[jj] += float(flow.sum())
-                    travel_in += tw * float(flow @ self.cost[rows, jj])
-                best = np.full(n, -1.0)
-                for gg, jj, share in zip(g, j, xs, strict=True):
-                    rows = np.nonzero((row_groups == gg) & pos)[0]
-                    better = share > best[rows] + 1e-9
-                    assign[a, rows[better]] = jj
-                    best[rows[better]] = share
-            for jj in desks[a]:
-                desk_visits[(name, int(jj))] = float(per[jj])
-                desk_fte[(name, int(jj))] = float(per[jj]) / float(self.visits_per_fte[a])
-            t_a = self.access_minutes[a]
-            if math.isfinite(t_a) and self.access == "soft" and pos.any():
-                reach = (
-                    (self.cost[:, desks[a]] <= t_a).any(axis=1)
-                    if desks[a].size
-                    else np.zeros(n, dtype=bool)
-                )
-                penalty += float(self.access_penalty[a] * v[pos & ~reach].sum())
-        pool = {
-            name: float(self.visits_remote[a].sum() / self.visits_per_fte[a])
-            for a, name in enumerate(self.agencies)
-        }
-        sc_full = float(self.site_cost_full[full].sum())
-        sc_remote = float(self.site_cost_remote[remote].sum())
-        desk_total = float(sum(self.desk_cost[a] * desks[a].size for a in range(self.n_agencies)))
-        staff = self.staff_total
-        objective = travel_in + travel_remote + sc_full + sc_remote + desk_total + staff + penalty
-        fields = {
-            "objective": objective,
-            "open_sites": tuple(int(j) for j in open_all),
-            "open_site_ids": None
-            if self.site_ids is None
-            else tuple(self.site_ids[j] for j in open_all),
-            "tiers": tuple(tier_of[int(j)] for j in open_all),
-            "assignment": a_full,
-            "assignment_any": a_any,
-            "covered": None,
-            "breakdown": {
-                "travel_in_person": travel_in,
-                "travel_remote": travel_remote,
-                "site_cost_full": sc_full,
-                "site_cost_remote": sc_remote,
-                "desk_cost": desk_total,
-                "staff_cost": staff,
-                "access_penalty": penalty,
-            },
-        }
-        extra = {
-            "agencies": self.agencies,
-            "desks": tuple(tuple(int(j) for j in np.sort(dk)) for dk in desks),
-            "desk_visits": desk_visits,
-            "desk_fte": desk_fte,
-            "pool_fte": pool,
-            "staff_cost": staff,
-            "desk_assignment": assign,
-        }
-        return fields, extra
