@@ -78,7 +78,9 @@ def road_matrix(
     access = dist / 30.0 * 60.0
     # sites in the towns (the largest first), then anywhere
     town_nodes = main[cKDTree(nodes[main]).query(towns[np.argsort(-sizes)])[1]]
-    extra = rng.choice(np.setdiff1d(main, town_nodes), size=max(0, n_sites - n_towns), replace=False)
+    extra = rng.choice(
+        np.setdiff1d(main, town_nodes), size=max(0, n_sites - n_towns), replace=False
+    )
     site_nodes = np.r_[np.unique(town_nodes), extra][:n_sites]
     sp_min = dijkstra(graph, directed=False, indices=site_nodes)
     cost = access[:, None] + sp_min[:, node_of].T

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from optimizer.errors import InfeasibleError
+from optimizer.errors import DataError, InfeasibleError
 from optimizer.models import MODELS, AgencySolution, AgencyTwoTier, TwoTier
 
 # ---------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ def _assign_capacitated(
 def brute_force(d: dict[str, Any]) -> float:
     """Exhaustive optimum of an AgencyTwoTier instance given as keyword dict ``d``."""
     cost = np.asarray(d["cost"], dtype=float)
-    n, m = cost.shape
+    m = cost.shape[1]
     vi, vr = np.asarray(d["visits_in_person"], float), np.asarray(d["visits_remote"], float)
     k = vi.shape[0]
     vpf = np.broadcast_to(np.asarray(d["visits_per_fte"], float), (k,))
@@ -429,7 +429,7 @@ def test_budget_below_cheapest_network_raises() -> None:
 
 def test_impossible_access_standard_raises() -> None:
     d = _base()
-    k, n = d["visits_in_person"].shape
+    k = d["visits_in_person"].shape[0]
     d["visits_in_person"][0, 3] = 10.0
     d["cost"][3, :] = 50.0
     d["access_minutes"] = [30.0] + [math.inf] * (k - 1)
@@ -460,3 +460,83 @@ def test_unreachable_rows_raise() -> None:
         build(d).solve()
     assert err.value.parameter == "cost"
     assert err.value.rows == (2,)
+
+
+# ---------------------------------------------------------------------------------------
+# plans
+# ---------------------------------------------------------------------------------------
+
+
+def test_plan_is_priced_from_the_data() -> None:
+    d = random_instance(4)
+    d["site_ids"] = [f"S{j}" for j in range(d["cost"].shape[1])]
+    model = build(d)
+    cost, vi, vr = d["cost"], d["visits_in_person"], d["visits_remote"]
+    k = vi.shape[0]
+    full, remote = [0, 2], [3]
+    plan = model.evaluate_plan(full=["S0", "S2"], remote=["S3"])
+    # by hand: every agency has a desk at both full points
+    tw = d["travel_weight"]
+    near_full = cost[:, full].min(axis=1)
+    near_any = cost[:, full + remote].min(axis=1)
+    staff = float((d["staff_cost"] * (vi + vr).sum(1) / d["visits_per_fte"]).sum())
+    expected = (
+        d["site_cost_full"][full].sum()
+        + d["site_cost_remote"][remote].sum()
+        + d["desk_cost"].sum() * len(full)
+        + staff
+        + tw * float(vi.sum(axis=0) @ near_full)
+        + tw * float(vr.sum(axis=0) @ near_any)
+    )
+    assert plan.objective == pytest.approx(expected)
+    assert plan.desks == ((0, 2),) * k
+    assert plan.bound == -math.inf and plan.status == "time_limit" and plan.solver == "none"
+    # one agency at S2 only
+    one = model.evaluate_plan(full=[0, 2], remote=[3], desks={"agency_0": ["S2"]})
+    moved = tw * float(vi[0] @ (cost[:, 2] - near_full))
+    assert one.objective == pytest.approx(expected - d["desk_cost"][0] + moved)
+    assert one.desk_visits[("agency_0", 2)] == pytest.approx(vi[0].sum())
+
+
+def test_plan_of_the_optimum_has_the_optimal_objective() -> None:
+    d = random_instance(5)
+    model = build(d)
+    sol = model.solve()
+    plan = model.evaluate_plan(
+        full=list(sol.sites_of_tier("full")),
+        remote=list(sol.sites_of_tier("remote")),
+        desks={name: list(sol.desks[a]) for a, name in enumerate(sol.agencies)},
+    )
+    assert plan.objective == pytest.approx(sol.objective)
+    assert dict(plan.desk_fte) == pytest.approx(dict(sol.desk_fte))
+
+
+def test_plan_errors() -> None:
+    model = build(random_instance(4))
+    with pytest.raises(DataError):
+        model.evaluate_plan(full=[0], remote=[0])
+    with pytest.raises(DataError):
+        model.evaluate_plan(full=[0], desks={"agency_0": [1]})
+    with pytest.raises(DataError):
+        model.evaluate_plan(full=[0], desks={"nobody": [0]})
+
+
+def test_from_travel_times_uses_ids_and_lists_parameters() -> None:
+    from types import SimpleNamespace
+
+    d = random_instance(9)
+    cost = d.pop("cost")
+    n, m = cost.shape
+    matrix = SimpleNamespace(
+        minutes=cost,
+        origin_ids=[f"c{i}" for i in range(n)],
+        destination_ids=[f"s{j}" for j in range(m)],
+    )
+    d["required"] = ["s1"]
+    sol = AgencyTwoTier.from_travel_times(matrix, **d).solve()
+    assert "s1" in sol.open_site_ids
+    assert sol.tiers[sol.open_site_ids.index("s1")] == "full"
+    assert sol.objective == pytest.approx(brute_force({**d, "cost": cost, "required": [1]}))
+    params = AgencyTwoTier.parameters()
+    for key in ("visits_in_person", "visits_remote", "visits_per_fte", "presence", "budget"):
+        assert key in params

@@ -19,6 +19,7 @@ from optimizer.models._agency import (
     Presence,
     as_agency_matrix,
     as_agency_values,
+    check_budget,
     greedy_desks,
     network_figures,
     parse_presence,
@@ -356,43 +357,7 @@ class AgencyTwoTier(LocationModel):
         self._check_budget()
 
     def _check_budget(self) -> None:
-        if self.budget is None:
-            return
-        lo_f, _ = self._full_range()
-        lo_f = max(lo_f, int(self.desk_lo[self.every].max(initial=0)))
-        lo_r = self.count_remote[0]
-        free = np.ones(self.n_sites, dtype=bool)
-        free[self.forbidden] = False
-        free[self.required] = False
-        free[self.required_remote] = False
-        req_cost = float(
-            self.site_cost_full[self.required].sum()
-            + self.site_cost_remote[self.required_remote].sum()
-        )
-        n_f = max(lo_f, self.required.size)
-        desks = np.where(self.every, n_f, self.desk_lo)
-        fixed = self.staff_total + float(self.desk_cost @ desks)
-        if req_cost + fixed > self.budget + 1e-9 * max(1.0, self.budget):
-            req = np.r_[self.required, self.required_remote]
-            raise self._infeasible(
-                f"the required sites, the fewest desks and the staff cost {req_cost + fixed:g} "
-                f"exceed budget = {self.budget:g} ({site_names(req, self.site_ids)})",
-                parameter="budget",
-                sites=req,
-            )
-        more_f = max(lo_f - self.required.size, 0)
-        more_r = max(lo_r - self.required_remote.size, 0)
-        # a lower bound on the extra site cost: each free site at its cheaper tier price
-        extra_f = float(np.sort(self.site_cost_full[free])[:more_f].sum())
-        extra_r = float(np.sort(self.site_cost_remote[free])[:more_r].sum())
-        cheapest = req_cost + fixed + extra_f + extra_r
-        if cheapest > self.budget + 1e-9 * max(1.0, self.budget):
-            raise self._infeasible(
-                f"the cheapest network ({lo_f} full, {lo_r} remote points, the fewest desks "
-                f"and staff) costs {cheapest:g}, above budget = {self.budget:g}; raise the "
-                "budget or lower the counts and presence rules",
-                parameter="budget",
-            )
+        check_budget(self)
 
     # engine data -------------------------------------------------------------------------
 
