@@ -540,3 +540,39 @@ def test_from_travel_times_uses_ids_and_lists_parameters() -> None:
     params = AgencyTwoTier.parameters()
     for key in ("visits_in_person", "visits_remote", "visits_per_fte", "presence", "budget"):
         assert key in params
+
+
+def test_from_region_splits_visits_per_agency() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n, m = 15, 5
+    cost = rng.integers(1, 20, size=(n, m)).astype(float)
+    cells, sites = [f"c{i}" for i in range(n)], [f"s{j}" for j in range(m)]
+    pop = rng.integers(0, 100, size=n).astype(float)
+    region = SimpleNamespace(
+        name="test",
+        population=pd.DataFrame({"population": pop}, index=pd.Index(cells, name="cell_id")),
+        sites=pd.DataFrame(
+            {"required": [False, False, True, False, False], "annual_cost": np.arange(m) * 10.0},
+            index=pd.Index(sites, name="site_id"),
+        ),
+    )
+    matrix = SimpleNamespace(minutes=cost, origin_ids=cells, destination_ids=sites)
+    common = {"visits_per_fte": [100.0, 50.0], "n_full": 2, "n_remote": (0, 2)}
+    a = AgencyTwoTier.from_region(
+        region,
+        matrix,
+        visits_per_capita=[0.5, 0.2],
+        remote_share=[0.4, 0.0],
+        site_cost_full="annual_cost",
+        **common,
+    ).solve()
+    vi = np.vstack([0.5 * 0.6 * pop, 0.2 * pop])
+    vr = np.vstack([0.5 * 0.4 * pop, 0.0 * pop])
+    d = {"cost": cost, "visits_in_person": vi, "visits_remote": vr, "required": [2], **common}
+    d["site_cost_full"] = np.arange(m) * 10.0
+    assert a.objective == pytest.approx(brute_force(d))
+    assert 2 in a.sites_of_tier("full")
