@@ -46,6 +46,11 @@ MINIMAL = {
     "fixed_charge": {"site_costs": 10.0},
     "capacitated_p_median": {"p": 2, "capacities": 50.0},
     "capacitated_fixed_charge": {"site_costs": 10.0, "capacities": 50.0},
+    "agency_two_tier": {
+        "visits_in_person": np.ones((2, 12)),
+        "visits_remote": np.ones((2, 12)),
+        "visits_per_fte": 100.0,
+    },
 }
 
 
