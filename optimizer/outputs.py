@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from optimizer.scenario import PlanResult, ScenarioResult
+    from optimizer.scenario.staffing import Staffing
 
 __all__ = [
     "CELLS_LAYER",
@@ -63,11 +64,12 @@ logger = logging.getLogger(__name__)
 #: Version of the layout of ``summary.json``; raised when a field changes meaning.
 SCHEMA_VERSION = 2
 #: Layers of ``results.gpkg``.
-CELLS_LAYER, SITES_LAYER, CATCHMENTS_LAYER, BOUNDARY_LAYER = (
+CELLS_LAYER, SITES_LAYER, CATCHMENTS_LAYER, BOUNDARY_LAYER, STAFFING_LAYER = (
     "cells",
     "sites",
     "catchments",
     "boundary",
+    "staffing",
 )
 _LAYER_DESCRIPTIONS = {
     CELLS_LAYER: (
@@ -83,6 +85,11 @@ _LAYER_DESCRIPTIONS = {
     ),
     CATCHMENTS_LAYER: "Catchment of each open site: the cells whose visits it serves.",
     BOUNDARY_LAYER: "The region's outline.",
+    STAFFING_LAYER: (
+        "Agency by full point: desk (yes/no), in-person visits a year at the desk and "
+        "officials (FTE); rows with site_id 'remote pool' (no geometry) hold each "
+        "agency's remote-service pool in FTE."
+    ),
 }
 #: Units of the estimate fields in ``summary.json`` (by field name).
 _FIELD_UNITS = {
@@ -96,6 +103,11 @@ _FIELD_UNITS = {
     "visits_in_person_only": "visits/yr",
     "visits_remote_eligible": "visits/yr",
     "residents_served": "residents",
+    "fte": "FTE (officials)",
+    "pool_fte": "FTE (officials)",
+    "desks": "count",
+    "desk_cost_eur": "EUR/yr",
+    "staff_cost_eur": "EUR/yr",
     "mean_minutes": "min (one-way)",
     "p50_minutes": "min (one-way)",
     "p90_minutes": "min (one-way)",
@@ -301,8 +313,16 @@ def summary_of(result: ScenarioResult) -> dict[str, Any]:
         },
         "difference": result.difference.to_dict(),
         "plans": [_plan_summary(result, plan) for plan in result.plans],
+        "staffing": _staffing_summary(result.staffing),
+        "baseline_staffing": _staffing_summary(result.baseline_staffing),
     }
     return _round(jsonable(summary))
+
+
+def _staffing_summary(staffing: Staffing | None) -> dict[str, Any] | None:
+    if staffing is None:
+        return None
+    return {**staffing.to_dict(), "total_cost_eur": staffing.total_cost_eur}
 
 
 def _plan_summary(result: ScenarioResult, plan: PlanResult) -> dict[str, Any]:
@@ -315,6 +335,7 @@ def _plan_summary(result: ScenarioResult, plan: PlanResult) -> dict[str, Any]:
         "desks": {a: [ids[k] for k in ks] for a, ks in plan.plan.desks.items()},
         "network": plan.estimate.to_dict(),
         "difference": plan.difference.to_dict(),
+        "staffing": _staffing_summary(plan.staffing),
     }
 
 
@@ -376,6 +397,16 @@ def _catchments(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame({"site_id": names}, geometry=geoms, crs=cells.crs)
     frame["residents"] = [float(served["population"].iloc[groups[k]].sum()) for k in names]
     return frame
+
+
+def _staffing(result: ScenarioResult) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    assert result.staffing is not None
+    rows = [row.to_dict() for row in result.staffing.rows]
+    points = result.region.sites.geometry.to_crs(result.region.population.crs)
+    geometry = [points.get(r["site_id"]) for r in rows]
+    return gpd.GeoDataFrame(rows, geometry=geometry, crs=result.region.population.crs)
 
 
 def _boundary(result: ScenarioResult) -> gpd.GeoDataFrame:
@@ -486,6 +517,8 @@ def write_outputs(
         _write_layer(_for_gpkg(result.sites), gpkg, SITES_LAYER, append=True)
         _write_layer(_catchments(cells), gpkg, CATCHMENTS_LAYER, append=True)
         _write_layer(_boundary(result), gpkg, BOUNDARY_LAYER, append=True)
+        if result.staffing is not None:
+            _write_layer(_staffing(result), gpkg, STAFFING_LAYER, append=True)
         (stage / "map.html").write_text(page, encoding="utf-8")
         if on_staged is not None:
             on_staged(stage)

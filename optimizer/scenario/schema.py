@@ -92,6 +92,7 @@ BASELINE_RULES = (
 #: (visits per year, from the sites layer).
 MODEL_NAMES = (
     "two_tier",
+    "agency_two_tier",
     "p_median",
     "mclp",
     "lscp",
@@ -193,6 +194,17 @@ class Agency(_Model):
     source, assumption
         Where the figures come from, or ``assumption = true`` when they are
         placeholders the user should set. One of the two is required.
+    visits_per_fte
+        Visits one official (FTE) serves a year, at a desk or in the remote
+        pool. With it, every run reports the agency's staffing.
+    desk_annual_cost_eur, staff_annual_cost_eur
+        Annual fixed cost of one desk of the agency at a full point, and of one FTE.
+    presence
+        Where the agency must keep a desk: ``"all"`` full points (default), a
+        number of them, or ``[min, max]``.
+    staffing_source
+        Where the three staffing figures come from; without it they are
+        listed as assumptions.
     """
 
     name: str = Field(min_length=1)
@@ -201,6 +213,11 @@ class Agency(_Model):
     age_rates: AgeRates | None = None
     source: str | None = None
     assumption: bool = False
+    visits_per_fte: float | None = Field(default=None, gt=0)
+    desk_annual_cost_eur: float = Field(default=0.0, ge=0)
+    staff_annual_cost_eur: float = Field(default=0.0, ge=0)
+    presence: Literal["all"] | int | tuple[int, int] = "all"
+    staffing_source: str | None = None
 
     @model_validator(mode="after")
     def _check_cited(self) -> Agency:
@@ -254,7 +271,7 @@ class Network(_Cited):
 
     @model_validator(mode="after")
     def _check_network(self) -> Network:
-        if self.model != "two_tier":
+        if self.model not in ("two_tier", "agency_two_tier"):
             return self._check_single_tier()
         if self.full_points is None and self.budget_eur is None:
             raise _LocatedError(
@@ -704,6 +721,11 @@ class Scenario(_Model):
     def assumptions(self) -> list[str]:
         """Return the key paths of figures marked as assumptions the user should set."""
         out = [f"agencies.{key}" for key, a in self.agencies.items() if a.assumption]
+        out += [
+            f"agencies.{key}.staffing"
+            for key, a in self.agencies.items()
+            if a.visits_per_fte is not None and not a.staffing_source
+        ]
         out += [f"network.{name}" for name in self.network.assumptions]
         out += [f"travel.{name}" for name in self.travel.assumptions]
         return out
