@@ -46,6 +46,7 @@ and ``assumptions`` (names of figures that are assumptions the user should set).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -710,13 +711,41 @@ class Scenario(_Model):
             path = self._path.parent / path
         return path
 
-    def with_drive_only(self) -> Scenario:
-        """Return a copy that uses plain driving times (``[travel.car] door_to_door = false``)."""
-        car = self.travel.car.model_copy(update={"door_to_door": False})
-        travel = self.travel.model_copy(update={"car": car})
-        copy = self.model_copy(update={"travel": travel})
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return a validated copy with some keys changed, e.g. in a notebook.
+
+        Parameters
+        ----------
+        changes
+            Dotted key paths to new values, as in the file:
+            ``{"network.model": "agency_two_tier", "network.full_points": 3}``.
+
+        Raises
+        ------
+        ScenarioError
+            If the changed scenario does not validate (the message names the key).
+        """
+        data = self.model_dump(exclude_unset=True)
+        for dotted, value in changes.items():
+            *parents, last = dotted.split(".")
+            node = data
+            for name in parents:
+                node = node.setdefault(name, {})
+            node[last] = value
+        from pydantic import ValidationError
+
+        from optimizer.scenario._messages import format_errors
+
+        try:
+            copy = type(self).model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(format_errors(exc, data, self._lines, self._path)) from None
         copy._path, copy._lines = self._path, self._lines
         return copy
+
+    def with_drive_only(self) -> Scenario:
+        """Return a copy that uses plain driving times (``[travel.car] door_to_door = false``)."""
+        return self.with_changes({"travel.car.door_to_door": False})
 
     def assumptions(self) -> list[str]:
         """Return the key paths of figures marked as assumptions the user should set."""
