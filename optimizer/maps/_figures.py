@@ -38,21 +38,27 @@ class AccessFigures(Protocol):
     @property
     def mean_minutes(self) -> float:
         """Mean minutes of the residents who can reach a point."""
+
     @property
     def p50_minutes(self) -> float:
         """Median minutes."""
+
     @property
     def p90_minutes(self) -> float:
         """90th percentile of the minutes."""
+
     @property
     def p99_minutes(self) -> float:
         """99th percentile of the minutes."""
+
     @property
     def share_within_30(self) -> float:
         """Share (0..1) of all residents within 30 minutes."""
+
     @property
     def share_within_60(self) -> float:
         """Share (0..1) of all residents within 60 minutes."""
+
     @property
     def share_within_90(self) -> float:
         """Share (0..1) of all residents within 90 minutes."""
@@ -64,9 +70,11 @@ class TravelFigures(Protocol):
     @property
     def person_km(self) -> float:
         """Person-kilometres per year."""
+
     @property
     def vehicle_km(self) -> float:
         """Car vehicle-kilometres per year."""
+
     @property
     def t_co2(self) -> float:
         """Tonnes of CO2 per year."""
@@ -78,12 +86,15 @@ class CostFigures(Protocol):
     @property
     def sites_eur(self) -> float:
         """Cost of the open sites."""
+
     @property
     def travel_time_eur(self) -> float:
         """Value of the travel time."""
+
     @property
     def co2_eur(self) -> float:
         """Cost of the CO2."""
+
     @property
     def total_eur(self) -> float:
         """Total annual cost."""
@@ -95,18 +106,23 @@ class NetworkFigures(Protocol):
     @property
     def n_full(self) -> int:
         """Open full (joint) service points."""
+
     @property
     def n_remote(self) -> int:
         """Open remote service points."""
+
     @property
     def to_full(self) -> AccessFigures:
         """Access to the nearest full point."""
+
     @property
     def to_any(self) -> AccessFigures:
         """Access to the nearest point of any tier."""
+
     @property
     def travel(self) -> TravelFigures:
         """Travel per year."""
+
     @property
     def costs(self) -> CostFigures:
         """Annual costs."""
@@ -122,24 +138,31 @@ class QualityFigures(Protocol):
     @property
     def residents(self) -> float:
         """Residents of the grid."""
+
     @property
     def far_residents(self) -> float:
         """Residents farther than the snap threshold from the roads."""
+
     @property
     def unreachable_residents(self) -> float:
         """Residents who cannot reach any point by road."""
+
     @property
     def road_coverage_share(self) -> float:
         """Share (0..1) of the residents the road graph covers."""
+
     @property
     def snap_threshold_m(self) -> float:
         """Snap threshold in metres."""
+
     @property
     def far_cells(self) -> Sequence[object]:
         """Ids of cells beyond the snap threshold (possibly truncated)."""
+
     @property
     def unreachable_cells(self) -> Sequence[object]:
         """Ids of unreachable cells (possibly truncated)."""
+
     @property
     def is_poor(self) -> bool:
         """Whether the figures deserve a warning."""
@@ -251,12 +274,8 @@ def quality_lines(quality: QualityFigures, lang: Lang, *, cells: bool = True) ->
             n=format_number(quality.far_residents, lang),
             m=format_number(quality.snap_threshold_m, lang),
         ),
-        message(
-            "quality_unreachable", lang, n=format_number(quality.unreachable_residents, lang)
-        ),
-        message(
-            "quality_coverage", lang, share=format_share(quality.road_coverage_share, lang)
-        ),
+        message("quality_unreachable", lang, n=format_number(quality.unreachable_residents, lang)),
+        message("quality_coverage", lang, share=format_share(quality.road_coverage_share, lang)),
     ]
     if cells:
         for key, ids in (

@@ -104,8 +104,7 @@ def minutes_layer(
     unreachable = len(TIME_COLOURS) + 1
     codes[codes == 0] = unreachable
     items = [
-        [c, label]
-        for c, label in zip(TIME_COLOURS, _class_labels(TIME_BREAKS, lang, signed=False))
+        [c, label] for c, label in zip(TIME_COLOURS, _class_labels(TIME_BREAKS, lang, signed=False))
     ]
     if (codes == unreachable).any():
         items.append([UNREACHABLE_COLOUR, message("class_unreachable", lang)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import warnings
@@ -33,8 +34,10 @@ __all__ = ["SITE_ROLES", "map_solution", "site_status"]
 
 logger = logging.getLogger(__name__)
 
-#: Roles a site can have (now, and in the baseline).
-SITE_ROLES = ("full", "remote", "unused")
+#: Roles a site can have (now, and in the baseline). ``"closed"`` and ``"none"``
+#: are spellings of ``"unused"``: whether a point closed is read from ``baseline_role``
+#: (or, without one, from ``role == "closed"``).
+SITE_ROLES = ("full", "remote", "unused", "closed", "none")
 
 _OPEN = ("full", "remote")
 _TIERS = ("full", "any")
@@ -77,9 +80,9 @@ def _numbers(frame: pd.DataFrame, column: str, what: str) -> NDArray[np.float64]
     return np.asarray(values, dtype=np.float64)
 
 
-def _check_roles(sites: pd.DataFrame, column: str) -> None:
+def _check_roles(sites: pd.DataFrame, column: str, *, allow_missing: bool = False) -> None:
     roles = sites[column]
-    bad = roles[~roles.isin(SITE_ROLES)]
+    bad = roles[~roles.isin(SITE_ROLES) & (roles.notna() | (not allow_missing))]
     if len(bad):
         raise DataError(
             f"sites have unknown role(s) {sorted(map(str, bad.unique()))} in column {column!r} "
@@ -106,10 +109,18 @@ def _site_positions(cells: pd.DataFrame, column: str, ids: Mapping[str, int]) ->
 # --------------------------------------------------------------------------------------
 
 
+def _canonical(role: str) -> str:
+    return role if role in _OPEN else "unused"
+
+
 def site_status(role: str, baseline_role: str | None) -> str:
-    """``"kept"``, ``"new"``, ``"closed"``, ``"unused"``, or ``""`` without a baseline."""
+    """``"kept"``, ``"new"``, ``"closed"``, ``"unused"``, or ``""`` without a baseline.
+
+    Without a baseline role, a site whose role is ``"closed"`` is closed.
+    """
     if baseline_role is None:
-        return ""
+        return "closed" if role == "closed" else ""
+    role, baseline_role = _canonical(role), _canonical(baseline_role)
     if role in _OPEN:
         return "kept" if baseline_role in _OPEN else "new"
     return "closed" if baseline_role in _OPEN else "unused"
@@ -128,9 +139,15 @@ def _sites_payload(sites_ll: gpd.GeoDataFrame, lang: Lang) -> dict[str, Any]:
     has_base = "baseline_role" in sites_ll.columns
     rows, symbols = [], {}
     for site_id, row in sites_ll.iterrows():
-        role = str(row["role"])
-        base = str(row["baseline_role"]) if has_base else None
-        status = site_status(role, base)
+        raw_role = str(row["role"])
+        raw_base = (
+            str(row["baseline_role"]) if has_base and pd.notna(row["baseline_role"]) else None
+        )
+        status = site_status(raw_role, raw_base)
+        role = _canonical(raw_role)
+        base = None if raw_base is None else _canonical(raw_base)
+        if raw_base is None and status == "closed":
+            base = "full"  # closed without a known tier: drawn as a closed point
         kind = "closed" if status == "closed" else role
         classes = ["snopt-marker"]
         if status:
@@ -141,7 +158,7 @@ def _sites_payload(sites_ll: gpd.GeoDataFrame, lang: Lang) -> dict[str, Any]:
         popup = [[message("popup_tier", lang), message(f"tier_{role}", lang)]]
         if status in ("kept", "new", "closed"):
             popup.append([message("popup_status", lang), message(f"status_{status}", lang)])
-        if base is not None and base != role:
+        if has_base and base is not None and base != role:
             popup.append([message("popup_baseline_tier", lang), message(f"tier_{base}", lang)])
         if "municipality" in sites_ll.columns and not pd.isna(row["municipality"]):
             popup.append([message("popup_municipality", lang), str(row["municipality"])])
@@ -244,6 +261,35 @@ def _change(cells: pd.DataFrame, tier: str, now: NDArray[np.float64]) -> NDArray
 # --------------------------------------------------------------------------------------
 
 
+def _boundary_payload(
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | None, lang: Lang
+) -> dict[str, Any] | None:
+    """The boundary as a GeoJSON geometry in degrees, simplified to about 50 m."""
+    if boundary is None:
+        return None
+    if not isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries):
+        raise DataError(
+            f"boundary must be a GeoDataFrame or GeoSeries, got {type(boundary).__name__}"
+        )
+    if boundary.crs is None:
+        raise CRSError("boundary has no CRS; set one (e.g. gdf.set_crs('EPSG:3067'))")
+    geoms = boundary.geometry if isinstance(boundary, gpd.GeoDataFrame) else boundary
+    geoms = geoms[~(geoms.isna() | geoms.is_empty)]
+    if not len(geoms):
+        return None
+    kinds = set(geoms.geom_type.unique())
+    if not kinds <= {"Polygon", "MultiPolygon"}:
+        raise DataError(f"boundary must hold Polygon/MultiPolygon geometries, got {sorted(kinds)}")
+    if geoms.crs.is_projected:
+        geoms = geoms.simplify(50.0)
+    union = shapely.union_all(np.asarray(geoms.to_crs(4326).values))
+    union = shapely.set_precision(union, 1e-5)
+    return {
+        "name": message("layer_region", lang),
+        "geometry": json.loads(shapely.to_geojson(union)),
+    }
+
+
 def _panel(
     title: str,
     description: str | None,
@@ -328,6 +374,7 @@ def map_solution(
     cell_details: int = 100_000,
     max_pixels: int = 6_000_000,
     tiles: str | None = "OpenStreetMap",
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     headline: Mapping[str, Any] | None = None,
     minutes_column: str | None = None,
     assignment_column: str | None = None,
@@ -380,6 +427,9 @@ def map_solution(
         Cap on the pixels of each cell image.
     tiles
         Basemap of a new map (``None`` for none).
+    boundary
+        The region's boundary (polygons, any CRS), drawn as an outline that
+        can be switched off.
     headline
         Deprecated: extra label/value rows for the panel.
     minutes_column, assignment_column
@@ -414,7 +464,7 @@ def map_solution(
             raise DataError(f"sites lack the column {column!r}; see optimizer.maps")
     _check_roles(sites, "role")
     if "baseline_role" in sites.columns:
-        _check_roles(sites, "baseline_role")
+        _check_roles(sites, "baseline_role", allow_missing=True)
     if m is not None and getattr(m, "crs", "EPSG3857") != "EPSG3857":
         raise CRSError(f"map_solution draws on Web Mercator maps (crs='EPSG3857'), not {m.crs!r}")
 
@@ -486,6 +536,7 @@ def map_solution(
         "default": layers[0]["key"],
         "cells": details,
         "links": bool(links and details is not None and site_of_cell is not None),
+        "boundary": _boundary_payload(boundary, lang),
         **_sites_payload(sites_ll, lang),
     }
 
@@ -493,8 +544,11 @@ def map_solution(
         (south, west), (north, east) = raster.bounds
         if len(sites_ll):
             lon0, lat0, lon1, lat1 = sites_ll.total_bounds
-            south, west, north, east = min(south, lat0), min(west, lon0), max(north, lat1), max(
-                east, lon1
+            south, west, north, east = (
+                min(south, lat0),
+                min(west, lon0),
+                max(north, lat1),
+                max(east, lon1),
             )
         m = folium.Map(
             location=[(south + north) / 2, (west + east) / 2],

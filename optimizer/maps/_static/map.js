@@ -436,6 +436,14 @@
       st.control.addOverlay(raster, escapeHtml(layer.name + suffix));
       raster.addTo(map);
     });
+    if (data.boundary) {
+      var outline = L.geoJSON(data.boundary.geometry, {
+        style: { color: "#000", weight: 2, opacity: 0.8, fill: false },
+        interactive: false
+      });
+      outline.addTo(map);
+      st.control.addOverlay(outline, escapeHtml(data.boundary.name + suffix));
+    }
     if (data.links) {
       addLinks(st, data, suffix);
     }
