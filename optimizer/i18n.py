@@ -1,4 +1,4 @@
-"""Labels in English, Finnish and Swedish, and numbers written the way each language writes them.
+r"""Labels in English, Finnish and Swedish, and numbers written the way each language writes them.
 
 Every label of the maps and reports comes from one message catalogue,
 ``optimizer/messages.toml``: one entry per message with the same three
@@ -10,9 +10,9 @@ Examples
 >>> message("tier_full", "fi")
 'Yhteinen palvelupiste'
 >>> format_number(1234.5, "fi", digits=1)
-'1\\xa0234,5'
+'1\xa0234,5'
 >>> format_share(0.4567, "sv")
-'45,7\\xa0%'
+'45,7\xa0%'
 """
 
 from __future__ import annotations

@@ -223,7 +223,10 @@ def headline_rows(
         rows.append(
             row(
                 message("head_mean", lang),
-                [minutes_text(a.mean_minutes, lang, signed=s) for a, s in zip(access, sign)],
+                [
+                    minutes_text(a.mean_minutes, lang, signed=s)
+                    for a, s in zip(access, sign, strict=True)
+                ],
             )
         )
         for minutes in HEADLINE_MINUTES:
@@ -232,27 +235,33 @@ def headline_rows(
                     message("head_within", lang, minutes=minutes),
                     [
                         format_share(getattr(a, f"share_within_{minutes}"), lang, signed=s)
-                        for a, s in zip(access, sign)
+                        for a, s in zip(access, sign, strict=True)
                     ],
                 )
             )
     rows.append(
         row(
             message("head_co2", lang),
-            [format_number(n.travel.t_co2, lang, signed=s) for n, s in zip(networks, sign)],
+            [
+                format_number(n.travel.t_co2, lang, signed=s)
+                for n, s in zip(networks, sign, strict=True)
+            ],
         )
     )
     rows.append(
         row(
             message("head_total_cost", lang),
-            [format_number(n.costs.total_eur, lang, signed=s) for n, s in zip(networks, sign)],
+            [
+                format_number(n.costs.total_eur, lang, signed=s)
+                for n, s in zip(networks, sign, strict=True)
+            ],
         )
     )
     return rows
 
 
 def synthetic_note(layers: Sequence[str], lang: Lang) -> str | None:
-    """The sentence saying which layers are synthetic, or ``None`` if none is.
+    """Return the sentence saying which layers are synthetic, or ``None`` if none is.
 
     Known layer names (``population``, ``roads``, ``sites``, ``boundary``) are
     translated; any other name is shown as given.
@@ -266,7 +275,7 @@ def synthetic_note(layers: Sequence[str], lang: Lang) -> str | None:
 
 
 def quality_lines(quality: QualityFigures, lang: Lang, *, cells: bool = True) -> list[str]:
-    """The data-quality figures as sentences (and the cells at fault when ``cells``)."""
+    """Return the data-quality figures as sentences (and the cells at fault when ``cells``)."""
     lines = [
         message(
             "quality_far",

@@ -10,6 +10,7 @@ in the headline count up to 30 and 60), changes against the baseline at 1, 5,
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,7 +79,7 @@ def _class_labels(breaks: Sequence[float], lang: Lang, *, signed: bool) -> list[
         return format_number(x, lang, signed=signed and x != 0)
 
     labels = [message("class_at_most", lang, a=num(breaks[0]))]
-    for a, b in zip(breaks[:-1], breaks[1:], strict=True):
+    for a, b in itertools.pairwise(breaks):
         key = "class_same" if signed and a < 0 < b else "class_range"
         labels.append(message(key, lang, a=num(a), b=num(b)))
     labels.append(message("class_over", lang, a=num(breaks[-1])))
@@ -104,7 +105,10 @@ def minutes_layer(
     unreachable = len(TIME_COLOURS) + 1
     codes[codes == 0] = unreachable
     items = [
-        [c, label] for c, label in zip(TIME_COLOURS, _class_labels(TIME_BREAKS, lang, signed=False))
+        [c, label]
+        for c, label in zip(
+            TIME_COLOURS, _class_labels(TIME_BREAKS, lang, signed=False), strict=True
+        )
     ]
     if (codes == unreachable).any():
         items.append([UNREACHABLE_COLOUR, message("class_unreachable", lang)])
@@ -128,7 +132,9 @@ def change_layer(
     codes[np.isnan(change)] = none
     items = [
         [c, label]
-        for c, label in zip(CHANGE_COLOURS, _class_labels(CHANGE_BREAKS, lang, signed=True))
+        for c, label in zip(
+            CHANGE_COLOURS, _class_labels(CHANGE_BREAKS, lang, signed=True), strict=True
+        )
     ]
     for code, colour, label in (
         (lost, LOST_COLOUR, "class_lost"),

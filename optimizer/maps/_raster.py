@@ -62,7 +62,11 @@ class CellRaster:
 
 
 def rasterize_cells(
-    geometry: gpd.GeoSeries, *, oversample: float = 2.0, max_pixels: int = 6_000_000
+    geometry: gpd.GeoSeries,
+    *,
+    oversample: float = 2.0,
+    min_side: int = 1024,
+    max_pixels: int = 6_000_000,
 ) -> CellRaster:
     """Draw polygons into an index raster in EPSG:3857.
 
@@ -73,6 +77,9 @@ def rasterize_cells(
     oversample
         Pixels per side of the smallest cells (5th percentile), so that each
         cell covers at least a few pixels.
+    min_side
+        The longer side of the image has at least this many pixels, so that a
+        small grid still has crisp cell edges when zoomed in.
     max_pixels
         Cap on width x height; the pixels grow to stay under it.
 
@@ -88,7 +95,7 @@ def rasterize_cells(
         raise DataError("cells have no non-empty geometry to draw")
     x0, y0, x1, y1 = shapely.total_bounds(geoms[valid])
     sides = np.sqrt(shapely.area(geoms[valid]))
-    pixel = float(np.quantile(sides, 0.05)) / oversample
+    pixel = min(float(np.quantile(sides, 0.05)) / oversample, max(x1 - x0, y1 - y0) / min_side)
     if not pixel > 0:
         raise DataError("cells have zero area; give polygons with an area")
     width = max(1, int(np.ceil((x1 - x0) / pixel)))

@@ -264,7 +264,7 @@ def _change(cells: pd.DataFrame, tier: str, now: NDArray[np.float64]) -> NDArray
 def _boundary_payload(
     boundary: gpd.GeoDataFrame | gpd.GeoSeries | None, lang: Lang
 ) -> dict[str, Any] | None:
-    """The boundary as a GeoJSON geometry in degrees, simplified to about 50 m."""
+    """Return the boundary as a GeoJSON geometry in degrees, simplified to about 50 m."""
     if boundary is None:
         return None
     if not isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries):
