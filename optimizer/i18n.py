@@ -148,7 +148,7 @@ def format_number(
     if math.isinf(number):
         return ("−" if number < 0 else "+" if signed else "") + "∞"
     if round(number, digits) == 0:
-        number = 0.0  # no "-0.0"
+        number, signed = 0.0, False  # no "-0.0" and no "+0.0"
     text = f"{number:{'+' if signed else ''},.{digits}f}"
     if lang == "en":
         return text

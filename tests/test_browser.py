@@ -56,7 +56,8 @@ map.eachLayer(layer => {
   if (layer instanceof L.Marker) {
     out.markers += 1;
     const cls = layer.options.icon.options.className;
-    const kind = ['full', 'remote', 'closed', 'unused'].find(k => cls.split(' ').includes('snopt-' + k));
+    const kind = ['full', 'remote', 'closed', 'unused']
+      .find(k => cls.split(' ').includes('snopt-' + k));
     out.kinds[kind] = (out.kinds[kind] || 0) + 1;
   }
 });
@@ -182,9 +183,9 @@ def test_user_strings_show_literally_and_nothing_runs(driver, server):
     m.get_root().render()  # a first rendering must not change the second
     save_map(m, root / "map.html", assets="local", asset_url=f"{base}/vendor/")
     (root / "map.html").write_text(
-        (root / "map.html").read_text(encoding="utf-8").replace(
-            "<head>", f"<head><title>{TITLE}</title>", 1
-        ),
+        (root / "map.html")
+        .read_text(encoding="utf-8")
+        .replace("<head>", f"<head><title>{TITLE}</title>", 1),
         encoding="utf-8",
     )
     driver.get(f"{base}/map.html")
@@ -233,9 +234,7 @@ def test_user_strings_show_literally_and_nothing_runs(driver, server):
 def _cell_centre() -> tuple[float, float]:
     import pyproj
 
-    lon, lat = pyproj.Transformer.from_crs(3067, 4326, always_xy=True).transform(
-        640_500, 6_950_500
-    )
+    lon, lat = pyproj.Transformer.from_crs(3067, 4326, always_xy=True).transform(640_500, 6_950_500)
     return lat, lon
 
 
@@ -291,3 +290,49 @@ def test_inline_map_works_offline_without_tiles(driver, tmp_path):
     assert driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     assert severe(driver, allow=TILE_HOST) == []  # only the basemap is missing
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
+    from optimizer.maps import map_html
+    from optimizer.report import report_html, write_report
+
+    layers = make_layers()
+    m = map_solution(
+        layers.cells,
+        layers.sites,
+        estimate=SCENARIO,
+        baseline=BASELINE,
+        title="Pohjois-Karjala",
+        lang=lang,
+        tiles=None,
+    )
+    page = report_html(
+        title="Pohjois-Karjala",
+        estimate=SCENARIO,
+        baseline=BASELINE,
+        sites=layers.sites,
+        quality=POOR,
+        synthetic_layers=("population",),
+        map_page=map_html(m, assets="inline", asset_dir=VENDOR),
+        lang=lang,
+    )
+    path = write_report(tmp_path / "report.html", page)
+    driver.get(path.as_uri())
+    headings = driver.execute_script(
+        "return Array.from(document.querySelectorAll('h2, table.headline th'))"
+        ".map(e => e.textContent)"
+    )
+    for key in ("section_headline", "section_map", "section_comparison", "head_full", "head_any"):
+        assert message(key, lang) in headings, key
+    assert driver.execute_script("return document.documentElement.lang") == lang
+    frame = driver.find_element("css selector", "iframe.map")
+    driver.switch_to.frame(frame)
+    state = wait_for_map(driver, m.get_name())
+    assert state["markers"] == 5 and state["layers"][0] == message("layer_full_minutes", lang)
+    assert message("head_full", lang) in state["panel"]
+    driver.switch_to.default_content()
+    shot = tmp_path / f"report-{lang}.png"
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    assert severe(driver) == []
