@@ -57,7 +57,8 @@ def _main(
 
 def _fail(exc: BaseException) -> typer.Exit:
     """Print one error line (user text shown literally, never as markup) and exit with 2."""
-    message = " ".join(str(exc).split()) if not isinstance(exc, OptimizerError) else str(exc)
+    lines = [" ".join(line.split()) for line in str(exc).splitlines()]
+    message = "; ".join(line for line in lines if line).replace(":;", ":")
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     return typer.Exit(code=2)
 
@@ -259,15 +260,18 @@ def _estimate_table(result: Any) -> Table:
 
     title = Text(f"{result.region.name}: scenario {result.scenario.name!r}")
     table = Table(title=title)
-    for col, justify in (("", "left"), ("scenario", "right"), ("baseline", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    table.add_column("difference", justify="right")
+    table.add_column("", justify="left")
+    for col in ("optimum", "baseline", "difference"):
+        table.add_column(col, justify="right")
+    for plan in result.plans:
+        table.add_column(Text(f"plan {plan.name}"), justify="right")
     for fig in FIGURES:
         table.add_row(
             fig.label,
             _format(fig.value(result.estimate), fig.unit),
             _format(fig.value(result.baseline), fig.unit),
             _format(fig.value(result.difference), fig.unit, signed=True),
+            *(_format(fig.value(plan.estimate), fig.unit) for plan in result.plans),
         )
     return table
 

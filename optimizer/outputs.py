@@ -45,7 +45,7 @@ from optimizer.settings import Settings, get_settings
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from optimizer.scenario import ScenarioResult
+    from optimizer.scenario import PlanResult, ScenarioResult
 
 __all__ = [
     "CELLS_LAYER",
@@ -297,8 +297,22 @@ def summary_of(result: ScenarioResult) -> dict[str, Any]:
             **result.baseline.to_dict(),
         },
         "difference": result.difference.to_dict(),
+        "plans": [_plan_summary(result, plan) for plan in result.plans],
     }
     return _round(jsonable(summary))
+
+
+def _plan_summary(result: ScenarioResult, plan: PlanResult) -> dict[str, Any]:
+    ids = result.problem.site_ids
+    return {
+        "name": plan.name,
+        "description": plan.plan.description,
+        "full_sites": [ids[k] for k in plan.plan.full],
+        "remote_sites": [ids[k] for k in plan.plan.remote],
+        "desks": {a: [ids[k] for k in ks] for a, ks in plan.plan.desks.items()},
+        "network": plan.estimate.to_dict(),
+        "difference": plan.difference.to_dict(),
+    }
 
 
 # --------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from optimizer.errors import (
     UnknownRegionError,
 )
 from optimizer.settings import Settings, get_settings
+from optimizer.sources import osm
 
 __all__ = [
     "SITE_KINDS",
@@ -347,7 +348,7 @@ def load_region(
         grid = grid.set_index("cell_id")
     pop = population.validate_population(grid, source=str(paths["population"]), crs=settings.crs)
     roads = network.validate_roads(
-        network.network_from_file(paths["roads"]), source=str(paths["roads"])
+        osm.network_from_file(paths["roads"]), source=str(paths["roads"])
     )
     boundary = gpd.read_file(paths["boundary"]) if paths["boundary"].exists() else None
     sites = validate_sites(
@@ -597,7 +598,7 @@ def bundle_from_files(
         source=str(population_file),
         crs=settings.crs,
     )
-    roads = network.network_from_file(roads_file)
+    roads = osm.network_from_file(roads_file)
     if not any("travel_time" in d for _, _, d in roads.edges(data=True)):
         roads = network.add_travel_times(roads)
     roads = network.validate_roads(roads, source=str(roads_file))

@@ -288,3 +288,30 @@ def test_solving_writes_nothing_to_the_file_descriptors(capfd: pytest.CaptureFix
     PMedian(cost, p=2, weights=w).solve(method="benders")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_solution_to_geodataframes_for_any_model(tiny_bundle):
+    """Any model's solution becomes the region's cells and sites, consistent with it."""
+    import numpy as np
+
+    from optimizer.models import PMedian, TwoTier
+    from optimizer.region import load_region
+    from optimizer.traveltimes import travel_time_matrix
+
+    region = load_region(tiny_bundle)
+    matrix = travel_time_matrix(region, region.population, region.sites)
+    for model in (
+        PMedian.from_region(region, matrix, p=2),
+        TwoTier.from_region(region, matrix, n_full=1, n_remote=1, remote_share=0.5),
+    ):
+        solution = model.solve()
+        cells, sites = solution.to_geodataframes(region)
+        assert len(cells) == len(region.population) and cells.crs == region.population.crs
+        open_ids = {solution.site_ids[j] for j in solution.open_sites}
+        assert set(sites.index[sites["role"] != "unused"]) == open_ids
+        assert set(cells["full_site_id"].dropna()) <= set(sites.index[sites["role"] == "full"])
+        assert set(cells["any_site_id"].dropna()) <= open_ids
+        # the cells' assigned sites are the solution's assignment, row by row
+        ids = np.asarray(solution.site_ids, dtype=object)
+        assert list(cells["full_site_id"]) == list(ids[solution.assignment])
+        assert sites["demand"].sum() == pytest.approx(cells["population"].sum())

@@ -6,12 +6,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = ["DEFAULT_MIP_GAP", "OPTIMAL_GAP", "Solution", "Status"]
 
@@ -123,6 +126,77 @@ class Solution:
             raise DataError("assigned_ids() needs site ids; build the model with site_ids=...")
         arr = self.assignment_any if any_tier else self.assignment
         return [self.site_ids[j] if j >= 0 else None for j in arr]
+
+    def to_geodataframes(self, region: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Return the solution as the region's cells and sites, ready to map or save.
+
+        The model must have been built for this region (``from_region``, or
+        ``from_travel_times`` with its cell and site ids), so that the solution
+        carries ``demand_ids`` (cell ids) and ``site_ids``.
+
+        Parameters
+        ----------
+        region
+            The :class:`~optimizer.region.Region` the model was built for.
+
+        Returns
+        -------
+        cells : geopandas.GeoDataFrame
+            The region's grid cells (rows of the model, in its order) with
+            ``population``, ``full_site_id`` (the site serving the cell: for
+            two-tier models the nearest full point), ``any_site_id`` (the
+            nearest open point of any tier) and, for coverage models, ``covered``.
+        sites : geopandas.GeoDataFrame
+            The model's candidate sites with ``role``: ``"full"``, ``"remote"``
+            or ``"unused"``, and ``demand`` (the population they serve).
+
+        Raises
+        ------
+        DataError
+            If the solution has no ids, or they are not the region's cells and sites.
+        """
+        if self.site_ids is None or self.demand_ids is None:
+            raise DataError(
+                "to_geodataframes() needs cell and site ids: build the model with "
+                "from_region(region, matrix) or pass origin and destination ids"
+            )
+        grid, candidates = region.population, region.sites
+        missing = [c for c in self.demand_ids if c not in grid.index][:5]
+        unknown = [s for s in self.site_ids if s not in candidates.index][:5]
+        if missing or unknown:
+            raise DataError(
+                f"solution ids are not those of region {region.name!r}: cells {missing}, "
+                f"sites {unknown}; pass the region the model was built for"
+            )
+        ids = np.asarray(self.site_ids, dtype=object)
+
+        def labels(index: NDArray[np.int64]) -> NDArray[Any]:
+            out = np.full(index.shape, None, dtype=object)
+            out[index >= 0] = ids[index[index >= 0]]
+            return out
+
+        keep = [c for c in ("municipality", "population", "geometry") if c in grid.columns]
+        cells = grid.loc[list(self.demand_ids), keep].copy()
+        cells["full_site_id"] = labels(self.assignment)
+        cells["any_site_id"] = labels(self.assignment_any)
+        if self.covered is not None:
+            cells["covered"] = np.asarray(self.covered, dtype=bool)
+        sites = candidates.loc[list(self.site_ids)].copy()
+        role = np.full(len(ids), "unused", dtype=object)
+        for j, tier in zip(self.open_sites, self.tiers, strict=True):
+            role[j] = tier
+        sites["role"] = role
+        population = (
+            cells["population"].to_numpy(dtype=np.float64) if "population" in cells else None
+        )
+        if population is not None:
+            served = np.bincount(
+                self.assignment[self.assignment >= 0],
+                weights=population[self.assignment >= 0],
+                minlength=len(ids),
+            )
+            sites["demand"] = served
+        return cells, sites
 
 
 def relative_gap(objective: float, bound: float) -> float:

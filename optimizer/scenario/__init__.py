@@ -17,8 +17,8 @@ from optimizer.scenario.loading import (
     parse_scenario,
     scenarios_dir,
 )
-from optimizer.scenario.problem import Problem, Progress, prepare
-from optimizer.scenario.run import ScenarioResult, evaluate, run_scenario
+from optimizer.scenario.problem import PlanSites, Problem, Progress, prepare
+from optimizer.scenario.run import PlanResult, ScenarioResult, evaluate, run_scenario
 from optimizer.scenario.schema import (
     BASELINE_RULES,
     MODEL_NAMES,
@@ -29,6 +29,7 @@ from optimizer.scenario.schema import (
     BaselineSite,
     ModeSplit,
     Network,
+    Plan,
     Scenario,
     SolverOptions,
     Travel,
@@ -49,6 +50,9 @@ __all__ = [
     "ModeSplit",
     "Network",
     "OutputPaths",
+    "Plan",
+    "PlanResult",
+    "PlanSites",
     "Problem",
     "Progress",
     "Scenario",

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from optimizer.region import Region
     from optimizer.traveltimes import TravelTimeMatrix
 
-__all__ = ["Problem", "Progress", "prepare", "report_step"]
+__all__ = ["PlanSites", "Problem", "Progress", "prepare", "report_step"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,44 @@ def report_step(progress: Progress | None, step: str) -> None:
 # --------------------------------------------------------------------------------------
 # Preparing
 # --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanSites:
+    """A scenario's plan resolved to site positions."""
+
+    name: str
+    description: str
+    full: tuple[int, ...]
+    remote: tuple[int, ...]
+    desks: Mapping[str, tuple[int, ...]]
+
+
+def _plan_sites(
+    scenario: Scenario, ids: Sequence[str], names: Sequence[str]
+) -> tuple[PlanSites, ...]:
+    out = []
+    for i, plan in enumerate(scenario.plans):
+        full = _resolve_sites(scenario, ("plans", i, "full"), plan.full, ids, names)
+        remote = _resolve_sites(scenario, ("plans", i, "remote"), plan.remote, ids, names)
+        if set(full) & set(remote):
+            raise scenario.error(("plans", i, "remote"), "a site is both full and remote")
+        desks = {
+            agency: tuple(
+                sorted(_resolve_sites(scenario, ("plans", i, "desks", agency), sites, ids, names))
+            )
+            for agency, sites in plan.desks.items()
+        }
+        out.append(
+            PlanSites(
+                name=plan.name,
+                description=plan.description,
+                full=tuple(sorted(set(full))),
+                remote=tuple(sorted(set(remote))),
+                desks=desks,
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +116,8 @@ class Problem:
         Site positions of the baseline network.
     seconds
         Seconds spent loading and computing travel times.
+    plans
+        The scenario's own plans, resolved to site positions.
     """
 
     scenario: Scenario
@@ -97,6 +137,7 @@ class Problem:
     baseline_full: tuple[int, ...]
     baseline_remote: tuple[int, ...]
     seconds: Mapping[str, float]
+    plans: tuple[PlanSites, ...] = ()
 
     @property
     def groups(self) -> NDArray[np.int64]:
@@ -274,6 +315,7 @@ def prepare(
             "(required in the scenario or in the region bundle)",
         )
     base_full, base_remote = _baseline_sites(scenario, region, required, ids, names)
+    plans = _plan_sites(scenario, ids, names)
     report_step(progress, "computing travel times")
     start = time.perf_counter()
     tt = travel_time_matrix(region, region.population, region.sites, settings=settings)
@@ -310,4 +352,5 @@ def prepare(
         baseline_full=base_full,
         baseline_remote=base_remote,
         seconds=seconds,
+        plans=plans,
     )

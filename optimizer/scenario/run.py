@@ -51,10 +51,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from optimizer.region import Region
-from optimizer.scenario.problem import Problem, Progress, prepare, report_step
+from optimizer.scenario.problem import PlanSites, Problem, Progress, prepare, report_step
 from optimizer.scenario.solve import Choice, solve_network
 
-__all__ = ["ScenarioResult", "evaluate", "run_scenario"]
+__all__ = [
+    "PlanResult",
+    "ScenarioResult",
+    "evaluate",
+    "evaluate_choice",
+    "evaluate_plans",
+    "run_scenario",
+]
 
 # --------------------------------------------------------------------------------------
 # Estimating
@@ -112,6 +119,58 @@ def evaluate(
     return a, estimate
 
 
+def evaluate_choice(problem: Problem, choice: Choice) -> tuple[CellAssignment, NetworkEstimate]:
+    """:func:`evaluate` the network a model chose, with the model's own assignment."""
+    return evaluate(
+        problem,
+        choice.full,
+        choice.remote,
+        assign_full=choice.assign_full,
+        assign_any=choice.assign_any,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PlanResult:
+    """A planner's plan evaluated with the same estimates as the optimum (no solver).
+
+    Attributes
+    ----------
+    plan
+        The plan's name, description and site positions.
+    estimate
+        Its estimate; ``difference`` is the plan minus the baseline.
+    assignment
+        Where each cell's visits go under the plan.
+    """
+
+    plan: PlanSites
+    estimate: NetworkEstimate
+    difference: EstimateDifference
+    assignment: CellAssignment
+
+    @property
+    def name(self) -> str:
+        """The plan's name."""
+        return self.plan.name
+
+
+def evaluate_plans(problem: Problem, baseline: NetworkEstimate) -> tuple[PlanResult, ...]:
+    """Evaluate every plan of the problem's scenario against the baseline."""
+    out = []
+    for plan in problem.plans:
+        assignment, estimate = evaluate(problem, plan.full, plan.remote)
+        out.append(
+            PlanResult(
+                plan=plan,
+                estimate=estimate,
+                difference=compare_estimates(estimate, baseline),
+                assignment=assignment,
+            )
+        )
+    return tuple(out)
+
+
 @dataclass(frozen=True, eq=False)
 class ScenarioResult:
     """The outcome of :func:`run_scenario`: typed records, ready for every output.
@@ -136,6 +195,8 @@ class ScenarioResult:
         When the run started (UTC).
     seconds
         Seconds per stage.
+    plans
+        The scenario's own plans, evaluated beside the optimum.
     """
 
     scenario: Scenario
@@ -150,6 +211,7 @@ class ScenarioResult:
     problem: Problem
     started: dt.datetime
     seconds: Mapping[str, float]
+    plans: tuple[PlanResult, ...] = ()
 
     @property
     def solution(self) -> Any:
@@ -261,14 +323,9 @@ def run_scenario(
     choice = solve_network(problem, settings=settings)
     report_step(progress, "estimating")
     start = time.perf_counter()
-    assignment, estimate = evaluate(
-        problem,
-        choice.full,
-        choice.remote,
-        assign_full=choice.assign_full,
-        assign_any=choice.assign_any,
-    )
+    assignment, estimate = evaluate_choice(problem, choice)
     base_assignment, baseline = evaluate(problem, problem.baseline_full, problem.baseline_remote)
+    plans = evaluate_plans(problem, baseline)
     quality = data_quality(
         problem.population,
         problem.region.population.index,
@@ -294,4 +351,5 @@ def run_scenario(
         problem=problem,
         started=started,
         seconds=seconds,
+        plans=plans,
     )

@@ -543,6 +543,37 @@ class Baseline(_Model):
         return self
 
 
+class Plan(_Model):
+    """A planner's own network, evaluated beside the optimum and the baseline (no solver).
+
+    ``full`` and ``remote`` name candidate sites (ids or names). ``desks`` maps
+    an agency key to the full points where it keeps a desk (default: all of them).
+    """
+
+    name: str = Field(pattern=SAFE_NAME_PATTERN)
+    description: str = ""
+    full: list[str] = Field(min_length=1)
+    remote: list[str] = Field(default_factory=list)
+    desks: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_sites(self) -> Plan:
+        both = {fold(s) for s in self.full} & {fold(s) for s in self.remote}
+        if both:
+            raise _LocatedError(
+                f"sites listed as both full and remote: {', '.join(sorted(both))}", ("remote",)
+            )
+        for agency, sites in self.desks.items():
+            outside = [s for s in sites if fold(s) not in {fold(f) for f in self.full}]
+            if outside:
+                raise _LocatedError(
+                    f"desks of {agency!r} at {', '.join(map(repr, outside))}, which are not "
+                    "full points of this plan; a desk needs a full point",
+                    ("desks", agency),
+                )
+        return self
+
+
 class SolverOptions(_Model):
     """Solver choice and limits; ``name = None`` uses the settings' default solver."""
 
@@ -562,9 +593,26 @@ class Scenario(_Model):
     travel: Travel
     baseline: Baseline
     solver: SolverOptions = Field(default_factory=SolverOptions)
+    plans: list[Plan] = Field(default_factory=list)
 
     _path: Path | None = PrivateAttr(default=None)
     _lines: dict[KeyPath, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_plans(self) -> Scenario:
+        seen: set[str] = set()
+        for i, plan in enumerate(self.plans):
+            if plan.name in seen:
+                raise _LocatedError(f"two plans are named {plan.name!r}", ("plans", i, "name"))
+            seen.add(plan.name)
+            unknown = sorted(set(plan.desks) - set(self.agencies))
+            if unknown:
+                raise _LocatedError(
+                    f"desks for unknown agencies {', '.join(map(repr, unknown))}; the "
+                    f"scenario's agencies are {', '.join(self.agencies)}",
+                    ("plans", i, "desks", unknown[0]),
+                )
+        return self
 
     @property
     def path(self) -> Path | None:
