@@ -398,6 +398,22 @@ def write_report(path: str | os.PathLike[str], page: str) -> Path:
     return target
 
 
+def _cited_figures(scenario: Any) -> list[Assumption]:
+    """Return the scenario's figures with their sources, then its assumptions (no source)."""
+    cited: list[Assumption] = []
+    for key, agency in sorted(getattr(scenario, "agencies", {}).items()):
+        source = getattr(agency, "source", None)
+        if source:
+            cited.append((f"agencies.{key}", str(source)))
+    for section in ("network", "travel"):
+        for name, source in sorted(
+            getattr(getattr(scenario, section, None), "sources", {}).items()
+        ):
+            cited.append((f"{section}.{name}", str(source)))
+    named = {name for name, _ in cited}
+    return cited + [(str(a), None) for a in scenario.assumptions() if str(a) not in named]
+
+
 def result_report(
     result: Any,
     *,
@@ -429,7 +445,7 @@ def result_report(
         map_page=map_page,
         quality=result.quality,
         synthetic_layers=synthetic,
-        assumptions=[(str(a), None) for a in scenario.assumptions()],
+        assumptions=_cited_figures(scenario),
         chart_png=chart_png,
         lang=lang,
     )
