@@ -10,6 +10,7 @@
                     area per serving site) and ``boundary``; each layer carries
                     a description in the file's metadata
     map.html        the Folium map (works offline but for basemap tiles)
+    report.html     the report (:mod:`optimizer.report`): headline, map, tables, notes
 
 The files are staged in a hidden folder and moved into place together
 (:func:`optimizer._io.atomic_dir`), under a lock on ``OUT``
@@ -137,6 +138,7 @@ class OutputPaths:
     summary: Path
     results: Path
     map: Path
+    report: Path | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -350,25 +352,19 @@ def result_map(
     """Draw a run on a Folium map with :func:`optimizer.maps.map_solution`."""
     from optimizer.maps import map_solution
 
-    e, d = result.estimate, result.difference
-    headline = {
-        "Full / remote points": f"{e.n_full} / {e.n_remote}",
-        "Mean time to nearest point": f"{e.to_any.mean_minutes:.1f} min "
-        f"({d.to_any.mean_minutes:+.1f} vs baseline)",
-        "Mean time to nearest full point": f"{e.to_full.mean_minutes:.1f} min "
-        f"({d.to_full.mean_minutes:+.1f} vs baseline)",
-        "Residents within 60 min": f"{100 * e.to_any.share_within_60:.1f} %",
-        "CO2 from trips": f"{e.travel.t_co2:,.0f} t/a ({d.travel.t_co2:+,.0f})",
-        "Annual cost": f"{e.costs.total_eur / 1e6:,.2f} M€ ({d.costs.total_eur / 1e6:+,.2f})",
-    }
+    region, scenario = result.region, result.scenario
     return map_solution(
         result.cells,
         result.sites,
         m=m,
-        title=f"{result.region.name}: {result.scenario.name}",
-        headline=headline,
-        minutes_column="nearest_any_minutes",
-        assignment_column="any_site_id",
+        title=f"{region.name}: {scenario.name}",
+        description=scenario.description,
+        estimate=result.estimate,
+        baseline=result.baseline,
+        synthetic_layers=sorted(k for k, v in region.meta.synthetic.items() if v),
+        quality=result.quality,
+        lang=lang,
+        boundary=region.boundary,
         tiles=tiles,
     )
 
@@ -460,7 +456,7 @@ def write_outputs(
     on_staged: Callable[[Path], None] | None = None,
     settings: Settings | None = None,
 ) -> OutputPaths:
-    """Write a run's ``summary.json``, ``results.gpkg`` and ``map.html`` as one unit.
+    """Write a run's summary, results, map and report as one unit.
 
     Parameters
     ----------
@@ -501,6 +497,7 @@ def write_outputs(
         of outputs, if any, is left as it was.
     """
     from optimizer.maps import map_html
+    from optimizer.report import result_report
 
     settings = settings or get_settings()
     root = writable_folder(Path(out_dir) if out_dir is not None else settings.output_dir)
@@ -508,6 +505,7 @@ def write_outputs(
     chosen = _map_assets(settings) if assets == "auto" else assets
     summary_text = json.dumps(summary_of(result), indent=2, ensure_ascii=False, allow_nan=False)
     page = map_html(result.map(lang=lang), assets=chosen, settings=settings)
+    report = result_report(result, map_page=page, lang=lang)
     cells = result.cells
     guard = folder_lock(root) if lock else contextlib.nullcontext(root)
     with guard, atomic_dir(target, overwrite=True) as stage:
@@ -520,6 +518,7 @@ def write_outputs(
         if result.staffing is not None:
             _write_layer(_staffing(result), gpkg, STAFFING_LAYER, append=True)
         (stage / "map.html").write_text(page, encoding="utf-8")
+        (stage / "report.html").write_text(report, encoding="utf-8")
         if on_staged is not None:
             on_staged(stage)
     logger.info("wrote %s", target)
@@ -528,4 +527,5 @@ def write_outputs(
         summary=target / "summary.json",
         results=target / "results.gpkg",
         map=target / "map.html",
+        report=target / "report.html",
     )
