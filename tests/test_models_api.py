@@ -320,6 +320,12 @@ def test_solution_to_geodataframes_for_any_model(tiny_bundle):
         ids = np.asarray(solution.site_ids, dtype=object)
         assert list(cells["full_site_id"]) == list(ids[solution.assignment])
         assert sites["demand"].sum() == pytest.approx(cells["population"].sum())
+        # with the matrix, each cell's minutes are those to its assigned site
+        cells, _ = solution.to_geodataframes(region, matrix=matrix)
+        i = int(np.flatnonzero(solution.assignment >= 0)[0])
+        assert cells["nearest_full_minutes"].iloc[i] == matrix.minutes[i, solution.assignment[i]]
+        page = solution.map(region, matrix=matrix, tiles=None).get_root().render()
+        assert "nearest" in page.lower() or "minutes" in page.lower()
 
 
 def test_group_rows_with_no_allowed_column():

@@ -127,7 +127,9 @@ class Solution:
         arr = self.assignment_any if any_tier else self.assignment
         return [self.site_ids[j] if j >= 0 else None for j in arr]
 
-    def to_geodataframes(self, region: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    def to_geodataframes(
+        self, region: Any, *, matrix: Any = None
+    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
         """Return the solution as the region's cells and sites, ready to map or save.
 
         The model must have been built for this region (``from_region``, or
@@ -138,6 +140,10 @@ class Solution:
         ----------
         region
             The :class:`~optimizer.region.Region` the model was built for.
+        matrix
+            Optional: the travel times the model was built from (a
+            :class:`~optimizer.traveltimes.TravelTimeMatrix` or a cells x sites
+            array in minutes); adds each cell's minutes to the sites serving it.
 
         Returns
         -------
@@ -145,7 +151,9 @@ class Solution:
             The region's grid cells (rows of the model, in its order) with
             ``population``, ``full_site_id`` (the site serving the cell: for
             two-tier models the nearest full point), ``any_site_id`` (the
-            nearest open point of any tier) and, for coverage models, ``covered``.
+            nearest open point of any tier), with ``matrix`` also
+            ``nearest_full_minutes`` and ``nearest_any_minutes``, and for
+            coverage models ``covered``.
         sites : geopandas.GeoDataFrame
             The model's candidate sites with ``role``: ``"full"``, ``"remote"``
             or ``"unused"``, and ``demand`` (the population they serve).
@@ -181,6 +189,20 @@ class Solution:
         cells["any_site_id"] = labels(self.assignment_any)
         if self.covered is not None:
             cells["covered"] = np.asarray(self.covered, dtype=bool)
+        if matrix is not None:
+            minutes = np.asarray(getattr(matrix, "minutes", matrix), dtype=np.float64)
+            if minutes.shape != (len(cells), len(ids)):
+                raise DataError(
+                    f"matrix has shape {minutes.shape}; the solution has {len(cells)} cells "
+                    f"and {len(ids)} sites"
+                )
+            rows = np.arange(len(cells))
+            for column, index in (
+                ("nearest_full_minutes", self.assignment),
+                ("nearest_any_minutes", self.assignment_any),
+            ):
+                picked = minutes[rows, np.maximum(index, 0)]
+                cells[column] = np.where(index >= 0, picked, np.inf)
         sites = candidates.loc[list(self.site_ids)].copy()
         role = np.full(len(ids), "unused", dtype=object)
         for j, tier in zip(self.open_sites, self.tiers, strict=True):
@@ -197,6 +219,26 @@ class Solution:
             )
             sites["demand"] = served
         return cells, sites
+
+    def map(self, region: Any, *, matrix: Any, lang: str = "en", **options: Any) -> Any:
+        """Draw the solution on a Folium map (:func:`optimizer.maps.map_solution`).
+
+        Parameters
+        ----------
+        region
+            The region the model was built for.
+        matrix
+            The travel times it was built from (see :meth:`to_geodataframes`).
+        lang
+            ``"en"``, ``"fi"`` or ``"sv"``.
+        **options
+            Passed to :func:`~optimizer.maps.map_solution` (``title``, ``tiles``, ...).
+        """
+        from optimizer.maps import map_solution
+
+        cells, sites = self.to_geodataframes(region, matrix=matrix)
+        options.setdefault("title", f"{region.name}: {self.model}")
+        return map_solution(cells, sites, lang=lang, boundary=region.boundary, **options)
 
 
 def relative_gap(objective: float, bound: float) -> float:
