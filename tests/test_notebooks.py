@@ -9,7 +9,12 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = ("01-quickstart.ipynb", "02-scenarios.ipynb", "03-your-own-data.ipynb")
+NOTEBOOKS = (
+    "01-quickstart.ipynb",
+    "02-scenarios.ipynb",
+    "03-your-own-data.ipynb",
+    "04-agencies.ipynb",
+)
 CELL_TIMEOUT_S = 300
 
 
