@@ -23,6 +23,7 @@ __all__ = [
     "MunicipalityFact",
     "RegionFacts",
     "RoadFact",
+    "check_facts",
     "iter_reference_pairs",
     "load_facts",
     "place_names",
@@ -165,11 +166,11 @@ def load_facts(path: str | Path) -> RegionFacts:
         raise DataError(f"{path}: missing key {exc.args[0]!r} in the facts table") from None
     except (TypeError, ValueError, IndexError) as exc:
         raise DataError(f"{path}: a value of the facts table is invalid: {exc}") from None
-    _check_facts(facts, source=str(path))
+    check_facts(facts, source=str(path))
     return facts
 
 
-def _check_facts(facts: RegionFacts, *, source: str) -> None:
+def check_facts(facts: RegionFacts, *, source: str) -> None:
     codes = {m.code for m in facts.municipalities}
     if not codes:
         raise DataError(f"{source}: the facts table lists no municipality")
