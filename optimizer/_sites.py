@@ -157,7 +157,8 @@ def _inside_region(
         return inside
     if population_grid is not None and len(population_grid):
         tree = shapely.STRtree(population_grid.geometry.to_numpy())
-        near = tree.query_nearest(geoms, max_distance=MAX_SITE_DISTANCE_M, return_all=False)
+        # A spatial-index query per site, not a buffer of the whole grid.
+        near = tree.query(geoms, predicate="dwithin", distance=MAX_SITE_DISTANCE_M)
         inside = np.zeros(len(geoms), dtype=bool)
         inside[near[0]] = True
         return inside
