@@ -310,7 +310,9 @@ def list_regions(
         have = {e.slug for e in entries} | {fold(e.code) for e in entries if e.code}
         for reg in finland.MAINLAND_REGIONS:
             if reg.slug not in have and fold(reg.code) not in have:
-                entries.append(RegionEntry(reg.slug, reg.name_fi, reg.code, "fetchable", False, None))
+                entries.append(
+                    RegionEntry(reg.slug, reg.name_fi, reg.code, "fetchable", False, None)
+                )
     return entries
 
 
@@ -421,7 +423,9 @@ def _roads_to_crs(roads: network.RoadNetwork, crs: str, *, source: str) -> netwo
     try:
         same = CRS.from_user_input(roads.crs).equals(CRS.from_user_input(crs))
     except PyprojCRSError as exc:
-        raise CRSError(f"road graph in {source} has an unreadable CRS: {short_reason(exc)}") from None
+        raise CRSError(
+            f"road graph in {source} has an unreadable CRS: {short_reason(exc)}"
+        ) from None
     if same:
         return roads
     logger.info("reprojecting road graph %s from %s to %s", source, crs_label(roads.crs), crs)

@@ -348,7 +348,9 @@ def fetch_region(
                 roads_source = f"OpenStreetMap data from the local file {Path(roads_file).name}"
             roads = _network.largest_strong_component(roads)
             _network.validate_roads(roads, source=roads_source)
-            check_road_coverage(roads, grid, source=f"{info.name_fi} ({roads_source})", settings=settings)
+            check_road_coverage(
+                roads, grid, source=f"{info.name_fi} ({roads_source})", settings=settings
+            )
             advance(f"{info.name_fi}: candidate sites")
             sites = _with_own_sites(
                 sites_from_municipalities(boundaries, central_localities=localities),

@@ -191,7 +191,11 @@ def bundle_from_files(
         pop = _clip(pop, boundary, source=str(population_file))
     size = cell_size(pop)
     logger.info(
-        "grid %s: %d cells of %g m, %.0f residents", population_file, len(pop), size, pop["population"].sum()
+        "grid %s: %d cells of %g m, %.0f residents",
+        population_file,
+        len(pop),
+        size,
+        pop["population"].sum(),
     )
     roads = load_roads(roads_file, crs=settings.crs)
     sites = validate_sites(
@@ -226,7 +230,9 @@ def bundle_from_files(
         meta=RegionMeta(
             sources=dict(sources_text or default_sources),
             licences=dict(licences or {}),
-            synthetic=flags if boundary is not None else {k: v for k, v in flags.items() if k != "boundary"},
+            synthetic=flags
+            if boundary is not None
+            else {k: v for k, v in flags.items() if k != "boundary"},
         ),
     )
     return save_region(region, out, overwrite=overwrite)

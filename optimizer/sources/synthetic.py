@@ -420,9 +420,7 @@ def write_national_bundles(
     if finland_dir is not None:
         logger.warning("finland_dir is ignored: the national tables ship with the package")
     infos = (
-        list(finland.MAINLAND_REGIONS)
-        if codes is None
-        else [finland.find_region(c) for c in codes]
+        list(finland.MAINLAND_REGIONS) if codes is None else [finland.find_region(c) for c in codes]
     )
     out: list[Path] = []
     for info in infos:

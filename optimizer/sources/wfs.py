@@ -86,7 +86,6 @@ OFFLINE_HINT = (
 )
 
 
-
 def _timeouts(settings: Settings) -> tuple[float, float]:
     return (min(CONNECT_TIMEOUT_S, settings.http_timeout), settings.http_timeout)
 
@@ -572,5 +571,3 @@ def _areas_frame(
         *(c for c in gdf.columns if c not in (code_field, "nimi", "namn")),
     ]
     return gdf[ordered].sort_values(code_field).reset_index(drop=True)
-
-
