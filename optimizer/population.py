@@ -309,7 +309,8 @@ def grid_from_features(
             polygons = polygons.to_crs(target)
             size = float(round(math.sqrt(float(np.median(polygons.area)))))
         geometry = polygons.to_numpy()
-        bounds = shapely.bounds(geometry)
+        # the corners to the metre: reprojected squares are off by millimetres
+        bounds = np.round(shapely.bounds(geometry))
         x, y = bounds[:, 0], bounds[:, 1]
     else:
         raise DataError(
@@ -650,11 +651,9 @@ def validate_population(
     grid["population"] = population
 
     known_sum = pd.Series(0.0, index=grid.index)
-    all_known = pd.Series(True, index=grid.index)
     for column in AGE_COLUMNS:
         if column not in grid.columns:
             grid[column] = np.nan
-            all_known[:] = False
             continue
         values = numeric_column(grid[column], source=source, field=column, rows="cell(s)")
         bad = np.isinf(values) | (values < 0)
@@ -668,11 +667,8 @@ def validate_population(
             )
         _check_not_above(values, population, source=source, field=column)
         known_sum += values.fillna(0.0)
-        all_known &= values.notna()
         grid[column] = values
-    _check_not_above(
-        known_sum.where(all_known), population, source=source, field="age groups together"
-    )
+    _check_not_above(known_sum, population, source=source, field="age groups together")
 
     if "municipality" in grid.columns:
         grid["municipality"] = _municipality_codes(
