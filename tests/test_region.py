@@ -341,3 +341,61 @@ def test_roads_that_miss_residents_fail_validation_naming_the_area(tiny_bundle, 
     assert "1kmN7000E0900" in message and "municipalities 001 (1,000)" in message
     loose = get_settings(cache_dir=tmp_path / "c", max_uncovered_share=0.2)
     assert load_region(tiny_bundle, settings=loose).population["population"].sum() == 7200
+
+
+# ----------------------------------------------------------------------------- real own files
+
+
+def test_bundle_from_real_hsy_files_through_the_cli(tmp_path):
+    """HSY grid (EPSG:3879, 250 m, 99 = suppressed), OSM roads and WGS84 addresses."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    data = REPO / "tests" / "data"
+    raw = gpd.read_file(data / "hsy" / "Vaestotietoruudukko_2015_kamppi.shp")
+    out = tmp_path / "kamppi"
+    args = [
+        "bundle",
+        str(out),
+        "--from-files",
+        "--name",
+        "Kamppi",
+        "--code",
+        "01",
+        "--year",
+        "2015",
+        "--population",
+        str(data / "hsy" / "Vaestotietoruudukko_2015_kamppi.shp"),
+        "--population-column",
+        "ASUKKAITA",
+        "--id-column",
+        "INDEX",
+        "--hsy-ages",
+        "--roads",
+        str(data / "osm" / "kamppi_overpass_2024.osm.pbf"),
+        "--sites",
+        str(data / "hsy" / "addresses.gpkg"),
+        "--site-name-column",
+        "address",
+        "--synthetic",
+        "sites",
+    ]
+    runner = CliRunner()
+    result = runner.invoke(app, args, env={"OPTIMIZER_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.exit_code == 0, result.output
+    region = load_region(out, settings=get_settings(cache_dir=tmp_path / "cache"))
+    assert region.population["population"].sum() == raw["ASUKKAITA"].sum() == 140_848
+    assert region.crs == "EPSG:3067" and region.population.crs.to_epsg() == 3067
+    assert region.meta.synthetic == {"population": False, "roads": False, "sites": True}
+    assert len(region.sites) == 34
+    ages = region.population[["age_0_14", "age_15_64", "age_65_plus"]]
+    assert (ages.fillna(0).sum(axis=1) <= region.population["population"]).all()
+    # a 250 m grid is reported as such
+    info = runner.invoke(app, ["info", str(out)])
+    assert info.exit_code == 0, info.output
+    assert "grid cells (250 m)" in info.output and "140,848" in info.output
+    # without the column mapping the error names the option, on one line
+    bad = runner.invoke(app, args[:11] + args[15:] + ["--overwrite"])
+    assert bad.exit_code == 2
+    assert "--population-column" in bad.output
