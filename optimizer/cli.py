@@ -8,14 +8,14 @@ exits with status 2 (status 1 is reserved for "some regions of a batch failed").
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from optimizer.errors import OptimizerError
 from optimizer.settings import get_settings
@@ -35,6 +35,7 @@ err_console = Console(stderr=True)
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output.")
     ] = 0,
@@ -48,14 +49,23 @@ def _main(
     logging.basicConfig(
         level=level,
         format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False)],
+        handlers=[RichHandler(console=err_console, show_path=False, markup=False)],
         force=True,
     )
+    ctx.obj = {"verbose": verbose > 0}
 
 
-def _fail(exc: OptimizerError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+def _fail(exc: BaseException) -> typer.Exit:
+    """Print one error line (user text shown literally, never as markup) and exit with 2."""
+    lines = [" ".join(line.split()) for line in str(exc).splitlines()]
+    message = "; ".join(line for line in lines if line).replace(":;", ":")
+    err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def _literal(value: object) -> Text:
+    """User text for a table cell or title, shown as written (no rich markup)."""
+    return Text(str(value))
 
 
 @app.command("regions")
@@ -311,95 +321,98 @@ def synth_command(
         console.print(f"{path} [yellow](synthetic grid and roads)[/]")
 
 
-def _estimate_rows(result: Any) -> list[tuple[str, str, str, str]]:
-    """Rows of the scenario / baseline / difference table."""
-    e, b, d = result.estimate, result.baseline, result.difference
+def _format(value: float, unit: str, *, signed: bool = False) -> str:
+    if value != value:  # NaN
+        return "-"
+    if value in (float("inf"), float("-inf")):
+        return "unreachable"
+    sign = "+" if signed else ""
+    if unit == "share":
+        return f"{100 * value:{sign}.1f} %"
+    if unit == "min":
+        return f"{value:{sign}.1f}"
+    if unit == "count":
+        return f"{value:{sign}.0f}"
+    if unit == "t CO2/yr":
+        return f"{value:{sign},.1f}"
+    return f"{value:{sign},.0f}"
 
-    def row(label: str, get: Callable[[Any], float], fmt: str) -> tuple[str, str, str, str]:
-        values = [get(x) for x in (e, b, d)]
-        diff = f"{values[2]:+{fmt}}" if values[2] is not None else "-"
-        return (label, f"{values[0]:{fmt}}", f"{values[1]:{fmt}}", diff)
 
-    rows = [
-        row("full points", lambda x: x.n_full, "d"),
-        row("remote points", lambda x: x.n_remote, "d"),
-    ]
-    for target, label in (("to_full", "full point"), ("to_any", "any point")):
-        for stat, name in (
-            ("mean_minutes", "mean"),
-            ("p50_minutes", "median"),
-            ("p90_minutes", "90th pct"),
-            ("p99_minutes", "99th pct"),
-        ):
-            rows.append(
-                row(
-                    f"{name} min to nearest {label}",
-                    lambda x, t=target, s=stat: getattr(getattr(x, t), s),
-                    ".1f",
-                )
-            )
-    for minutes in (30, 60, 90):
-        rows.append(
-            row(
-                f"residents within {minutes} min of any point (%)",
-                lambda x, k=minutes: 100 * getattr(x.to_any, f"share_within_{k}"),
-                ".1f",
-            )
+def _estimate_table(result: Any) -> Table:
+    """Build the scenario / baseline / difference table, one row per headline figure."""
+    from optimizer.estimates import FIGURES
+
+    title = Text(f"{result.region.name}: scenario {result.scenario.name!r}")
+    table = Table(title=title)
+    table.add_column("", justify="left")
+    for col in ("optimum", "baseline", "difference"):
+        table.add_column(col, justify="right")
+    for plan in result.plans:
+        table.add_column(Text(f"plan {plan.name}"), justify="right")
+    for fig in FIGURES:
+        table.add_row(
+            fig.label,
+            _format(fig.value(result.estimate), fig.unit),
+            _format(fig.value(result.baseline), fig.unit),
+            _format(fig.value(result.difference), fig.unit, signed=True),
+            *(_format(fig.value(plan.estimate), fig.unit) for plan in result.plans),
         )
-    rows += [
-        row("person-km per year", lambda x: x.travel.person_km, ",.0f"),
-        row("vehicle-km per year", lambda x: x.travel.vehicle_km, ",.0f"),
-        row("t CO2 per year", lambda x: x.travel.t_co2, ",.1f"),
-        row("site costs (EUR/yr)", lambda x: x.costs.sites_eur, ",.0f"),
-        row("travel time cost (EUR/yr)", lambda x: x.costs.travel_time_eur, ",.0f"),
-        row("CO2 cost (EUR/yr)", lambda x: x.costs.co2_eur, ",.0f"),
-        row("total annual cost (EUR)", lambda x: x.costs.total_eur, ",.0f"),
-    ]
-    return rows
+    return table
 
 
 def _print_result(result: Any, paths: Any) -> None:
-    summary = result.summary
-    table = Table(title=f"{summary['region']['name']}: scenario {summary['scenario']['name']!r}")
-    for col, justify in (
-        ("", "left"),
-        ("scenario", "right"),
-        ("baseline", "right"),
-        ("difference", "right"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for r in _estimate_rows(result):
-        table.add_row(*r)
-    console.print(table)
+    console.print(_estimate_table(result))
     sites = Table(title="Chosen service points")
     for col in ("site", "tier", "visits/yr", "residents served", "mean min"):
         sites.add_column(col, justify="left" if col in ("site", "tier") else "right")
     for load in result.estimate.sites:
         sites.add_row(
-            load.name,
+            _literal(load.name),
             load.tier,
             f"{load.visits:,.0f}",
             f"{load.residents_served:,.0f}",
-            f"{load.mean_minutes:.1f}",
+            _format(load.mean_minutes, "min"),
         )
     console.print(sites)
-    sol = summary["solution"]
-    gap = sol.get("gap")
+    choice = result.choice
+    gap = "-" if choice.gap != choice.gap else f"{100 * choice.gap:.3g} %"
+    solver = getattr(choice.solution, "solver", "-")
     console.print(
-        f"solver [bold]{sol['solver']}[/]: {sol['status']}, gap "
-        f"{'-' if gap is None else f'{100 * gap:.3g} %'}, {sol['seconds']:.1f} s"
+        Text(
+            f"{result.scenario.network.model} solved with {solver}: {choice.status}, "
+            f"gap {gap}, {choice.seconds:.1f} s"
+        )
     )
-    if summary["region"]["synthetic_layers"]:
+    q = result.quality
+    quality = (
+        f"data quality: {q.road_coverage_share:.1%} of residents within "
+        f"{q.snap_threshold_m:,.0f} m of the roads; {q.far_residents:,.0f} beyond it and "
+        f"{q.unreachable_residents:,.0f} unreachable"
+    )
+    console.print(Text(quality, style="yellow" if q.is_poor else ""))
+    if q.is_poor and q.unreachable_cells:
         console.print(
-            "[yellow]note:[/] this region's "
-            f"{', '.join(summary['region']['synthetic_layers'])} layer(s) are synthetic."
+            Text(f"  most populous unreachable cells: {', '.join(q.unreachable_cells[:10])}")
         )
-    if summary.get("assumptions"):
+    synthetic = sorted(k for k, v in result.region.meta.synthetic.items() if v)
+    if synthetic:
         console.print(
-            f"[yellow]note:[/] {len(summary['assumptions'])} figure(s) of the scenario are "
-            "assumptions (listed in summary.json); set your own."
+            Text.assemble(
+                ("note: ", "yellow"),
+                f"this region's {', '.join(synthetic)} layer(s) are SYNTHETIC; do not base "
+                "decisions on them.",
+            )
         )
-    console.print(f"summary  {paths.summary}\nresults  {paths.results}\nmap      {paths.map}")
+    assumptions = result.scenario.assumptions()
+    if assumptions:
+        console.print(
+            Text.assemble(
+                ("note: ", "yellow"),
+                f"{len(assumptions)} figure(s) of the scenario are assumptions (listed in "
+                "summary.json); set your own.",
+            )
+        )
+    console.print(Text(f"outputs  {paths.folder}"))
 
 
 @app.command("run")
@@ -407,13 +420,19 @@ def run_command(
     scenario: Annotated[
         Path | None, typer.Argument(help="Scenario TOML (default: the demo scenario).")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: results/); one folder per run.")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the map and report: en, fi or sv.")] = "en",
 ) -> None:
     """Choose full and remote service points for a scenario and report the estimates."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from optimizer.scenario import load_scenario, run_scenario, write_outputs
+    from optimizer.outputs import write_outputs
+    from optimizer.scenario import load_scenario, run_scenario
 
+    if lang not in ("en", "fi", "sv"):
+        raise _fail(OptimizerError(f"--lang {lang!r} is not supported; use en, fi or sv"))
     settings = get_settings()
     try:
         with Progress(
@@ -431,8 +450,8 @@ def run_command(
             scen = load_scenario(scenario, settings=settings)
             result = run_scenario(scen, settings=settings, progress=step)
             step("writing outputs")
-            paths = write_outputs(result, out, settings=settings)
-    except OptimizerError as exc:
+            paths = write_outputs(result, out, lang=lang, settings=settings)
+    except (OptimizerError, OSError) as exc:
         raise _fail(exc) from exc
     _print_result(result, paths)
 
@@ -449,6 +468,7 @@ def sweep_command(
     """Run a scenario over a grid of full x remote point counts; write a table and a plot."""
     from rich.progress import Progress
 
+    from optimizer._io import inside
     from optimizer.scenario import load_scenario, sweep
 
     settings = get_settings()
@@ -471,30 +491,35 @@ def sweep_command(
                 settings=settings,
                 progress=step,
             )
-            paths = result.write(out or settings.output_dir / f"{scen.region}-{scen.name}-sweep")
-    except OptimizerError as exc:
+            root = out or settings.output_dir
+            paths = result.write(inside(root, f"{result.region}-{scen.name}-sweep"))
+    except (OptimizerError, OSError) as exc:
         raise _fail(exc) from exc
-    table = Table(title=f"Sweep: {scen.name}")
+    table = Table(title=_literal(f"Sweep: {scen.name}"))
     columns = {
-        "full_points": ("full", "d"),
-        "remote_points": ("remote", "d"),
+        "full_points": ("full", "count"),
+        "remote_points": ("remote", "count"),
         "status": ("status", ""),
-        "mean_minutes_any": ("mean min (any)", ".1f"),
-        "mean_minutes_full": ("mean min (full)", ".1f"),
-        "t_co2": ("t CO2/yr", ",.0f"),
-        "total_cost_eur": ("cost EUR/yr", ",.0f"),
+        "mean_minutes_any": ("mean min (any)", "min"),
+        "mean_minutes_full": ("mean min (full)", "min"),
+        "t_co2": ("t CO2/yr", "t CO2/yr"),
+        "total_cost_eur": ("cost EUR/yr", "EUR/yr"),
     }
     for label, _ in columns.values():
         table.add_column(label, justify="right")
     for _, row in result.table.iterrows():
-        table.add_row(
-            *(
-                "-" if row.get(key) is None or row.get(key) != row.get(key) else f"{row[key]:{fmt}}"
-                for key, (_, fmt) in columns.items()
-            )
-        )
+        cells = []
+        for key, (_, unit) in columns.items():
+            value = row.get(key)
+            if unit == "":
+                cells.append(str(value))
+            elif value is None or value != value:
+                cells.append("-")
+            else:
+                cells.append(_format(float(value), unit))
+        table.add_row(*cells)
     console.print(table)
-    console.print("\n".join(str(p) for p in paths))
+    console.print(Text("\n".join(str(p) for p in paths)))
 
 
 def _parse_counts(text: str, option: str) -> list[int]:
@@ -511,8 +536,40 @@ def _parse_counts(text: str, option: str) -> list[int]:
     return counts
 
 
+class _BatchDisplay:
+    """Per-region progress rows for ``optimizer batch`` (rich, on stderr)."""
+
+    _DONE: ClassVar[dict[str, str]] = {
+        "done": "done",
+        "skipped": "skipped (up to date)",
+        "failed": "failed",
+    }
+
+    def __init__(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            SpinnerColumn(finished_text="•"),
+            TextColumn("{task.description:<22}"),
+            TextColumn("{task.fields[step]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+        )
+        self.rows: dict[str, Any] = {}
+
+    def __call__(self, slug: str, step: str) -> None:
+        row = self.rows.get(slug)
+        if row is None:
+            row = self.rows[slug] = self.progress.add_task(slug, total=1, step="")
+        final = step in self._DONE
+        self.progress.update(row, step=self._DONE.get(step, step), completed=1 if final else 0)
+        if final:
+            self.progress.stop_task(row)
+
+
 @app.command("batch")
 def batch_command(
+    ctx: typer.Context,
     scenario: Annotated[
         str,
         typer.Option(help="Scenario TOML or shipped name, e.g. national (region key ignored)."),
@@ -535,34 +592,42 @@ def batch_command(
     """Run one scenario for many regions on Dask; write a national summary."""
     from optimizer.batch import run_batch
 
+    verbose = bool((ctx.obj or {}).get("verbose"))
+    display = _BatchDisplay()
     try:
-        result = run_batch(
-            regions=regions,
-            scenario=scenario,
-            out_dir=out,
-            scheduler=scheduler,
-            workers=workers,
-            bundles=bundles,
-            force=force,
-            progress=True,
-            settings=get_settings(),
-        )
-    except OptimizerError as exc:
+        with display.progress:
+            result = run_batch(
+                regions=regions,
+                scenario=scenario,
+                out_dir=out,
+                scheduler=scheduler,
+                workers=workers,
+                bundles=bundles,
+                force=force,
+                progress=display,
+                verbose=verbose,
+                settings=get_settings(),
+            )
+    except (OptimizerError, OSError) as exc:
         raise _fail(exc) from exc
     table = Table(title="Batch")
     for col in ("region", "status", "seconds", "error"):
         table.add_column(col)
     for run in result.regions:
-        table.add_row(run.region, run.status, f"{run.seconds:.1f}", run.error or "")
+        table.add_row(
+            _literal(run.region), run.status, f"{run.seconds:.1f}", _literal(run.error or "")
+        )
     console.print(table)
     total = result.summary.iloc[-1]
     console.print(
-        f"{total['name']}: {total['residents']:,.0f} residents, "
-        f"{total['t_co2']:,.0f} t CO2 per year from trips"
+        Text(
+            f"{total['name']}: {total['residents']:,.0f} residents, "
+            f"{total['t_co2']:,.0f} t CO2 per year from trips"
+        )
     )
-    console.print(f"national summary: {result.summary_csv} and {result.summary_json}")
+    console.print(Text(f"national summary: {result.summary_csv} and {result.summary_json}"))
     if result.failed:
-        err_console.print(f"[bold red]{len(result.failed)} region(s) failed[/]")
+        err_console.print(Text(f"{len(result.failed)} region(s) failed", style="bold red"))
         raise typer.Exit(code=1)
 
 

@@ -18,9 +18,9 @@ cache_dir
     Folder for downloads and travel-time matrices
     (default ``$XDG_CACHE_HOME/optimizer`` or ``~/.cache/optimizer``).
 output_dir
-    Folder where ``optimizer run`` writes results (default ``./results``).
-maps_dir
-    Folder where HTML maps are written (default ``./maps``).
+    Folder where ``optimizer run`` writes results (default ``./results``):
+    each run writes ``<output_dir>/<region>-<scenario>/`` with its summary,
+    GeoPackage, map and report.
 solver
     Default MILP solver: ``"highs"`` (highspy) or ``"cbc"`` (bundled with PuLP).
 crs
@@ -76,7 +76,6 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     output_dir: Path = Path("results")
-    maps_dir: Path = Path("maps")
     solver: Literal["highs", "cbc"] = "highs"
     crs: str = "EPSG:3067"
     http_timeout: float = Field(default=60.0, gt=0)

@@ -50,9 +50,10 @@ def test_run_prints_summary_and_writes_outputs(tiny_bundle, tmp_path):
     assert result.exit_code == 0, result.output
     for text in ("scenario", "baseline", "difference", "t CO2 per year", "Chosen service points"):
         assert text in result.output
-    summary = json.loads((out / "summary.json").read_text())
+    run = out / "tiny-minimal"
+    summary = json.loads((run / "summary.json").read_text())
     assert summary["solution"]["status"] == "optimal"
-    assert (out / "results.gpkg").is_file() and (out / "maps" / "tiny-minimal.html").is_file()
+    assert (run / "results.gpkg").is_file() and (run / "map.html").is_file()
 
 
 def test_run_with_unknown_key_names_key_and_line(tiny_bundle, tmp_path):

@@ -28,7 +28,7 @@ from optimizer.models import (
     PMedian,
     Solution,
     TwoTier,
-    _base,
+    _backends,
 )
 
 HYP = settings(
@@ -146,8 +146,7 @@ def test_pmedian_matches_enumeration(inst: dict, method: str) -> None:
         required=inst["required"],
         forbidden=inst["forbidden"],
     )
-    model._method = method
-    assert_same(solve_or_inf(model), enum_pmedian(inst))
+    assert_same(solve_or_inf(model, method=method), enum_pmedian(inst))
 
 
 @pytest.mark.parametrize("method", ["compact", "benders"])
@@ -161,8 +160,7 @@ def test_fixed_charge_matches_enumeration(inst: dict, method: str) -> None:
         required=inst["required"],
         forbidden=inst["forbidden"],
     )
-    model._method = method
-    assert_same(solve_or_inf(model), enum_fixed_charge(inst))
+    assert_same(solve_or_inf(model, method=method), enum_fixed_charge(inst))
 
 
 @HYP
@@ -399,10 +397,9 @@ def build_two_tier(d: dict) -> TwoTier:
 @given(d=two_tier_instances())
 def test_two_tier_matches_enumeration(d: dict, method: str) -> None:
     model = build_two_tier(d)
-    model._method = method
     ref = enum_two_tier(d)
     try:
-        sol = model.solve(mip_gap=0)
+        sol = model.solve(mip_gap=0, method=method)
     except InfeasibleError:
         assert ref == math.inf
         return
@@ -466,8 +463,7 @@ def test_pmedian_paths_agree(seed: int) -> None:
     values = []
     for method, warm in (("compact", True), ("benders", True), ("benders", False)):
         model = PMedian.from_cost_matrix(cost, p=5, weights=w)
-        model._method = method
-        sol = model.solve(mip_gap=0, warm_start=warm)
+        sol = model.solve(mip_gap=0, warm_start=warm, method=method)
         assert sol.status == "optimal" and sol.gap == 0
         values.append(sol.objective)
     assert values[0] == pytest.approx(values[1], rel=1e-12)
@@ -493,8 +489,7 @@ def test_two_tier_paths_agree(coverage: str) -> None:
             required=[3],
             forbidden=[7],
         )
-        model._method = method
-        sol = model.solve(mip_gap=0)
+        sol = model.solve(mip_gap=0, method=method)
         assert sol.status == "optimal"
         assert 3 in sol.sites_of_tier("full") and 7 not in sol.open_sites
         values.append(sol.objective)
@@ -554,7 +549,7 @@ def test_time_limited_run_is_not_labelled_optimal() -> None:
 
 def test_status_follows_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
     cost, w = plane_instance(40, 8, 5)
-    real = _base.run_highs
+    real = _backends.run_highs
 
     def weak(milp, **kw):
         res = real(milp, **kw)
@@ -574,7 +569,7 @@ def test_no_incumbent_raises_solver_error(monkeypatch: pytest.MonkeyPatch) -> No
     cost, _w = plane_instance(30, 6, 6)
 
     def nothing(milp, **kw):
-        return _base.RawResult("no_solution", None, math.nan, -math.inf)
+        return _backends.RawResult("no_solution", None, math.nan, -math.inf)
 
     monkeypatch.setattr("optimizer.models._compact.run_highs", nothing)
     with pytest.raises(SolverError, match="no feasible solution"):
@@ -642,13 +637,15 @@ def test_more_required_sites_than_p() -> None:
 
 
 def test_solver_proven_infeasibility_raises() -> None:
-    # budget too small for the minimum count: found by the solver, not before
-    cost = np.ones((2, 3))
+    # each row has its own only site within the standard, but one point is allowed:
+    # no single check sees it, the solver proves it
+    cost = np.array([[1.0, 9.0], [9.0, 1.0]])
     model = TwoTier.from_cost_matrix(
-        cost, w_full=[1, 1], w_remote=[0, 0], n_full=2, site_cost_full=[5, 5, 5], budget_full=6
+        cost, w_full=[1, 1], w_remote=[0, 0], n_full=1, n_remote=0, coverage_minutes=5
     )
-    with pytest.raises(InfeasibleError, match="proved the model infeasible"):
+    with pytest.raises(InfeasibleError, match="proved the model infeasible") as info:
         model.solve()
+    assert info.value.parameter is None
 
 
 def test_invalid_input_is_rejected() -> None:

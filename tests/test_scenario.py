@@ -10,12 +10,12 @@ import pytest
 from optimizer.errors import ScenarioError
 from optimizer.scenario import (
     Scenario,
-    _key_lines,
     default_scenario_path,
     list_scenarios,
     load_scenario,
     parse_scenario,
 )
+from optimizer.scenario._positions import key_lines
 from optimizer.settings import get_settings
 
 DATA = Path(__file__).parent / "data" / "scenarios"
@@ -265,7 +265,7 @@ def test_key_lines_handles_array_tables_dotted_keys_and_multiline_strings():
         "v = [1,\n"  # 10
         "  2]\n"  # 11
     )
-    lines = _key_lines(text)
+    lines = key_lines(text)
     assert lines[("a", "b")] == 1
     assert ("c",) not in lines  # inside a string
     assert lines[("baseline", "sites", 0, "site")] == 5
@@ -343,7 +343,7 @@ def exhaustive_choice(problem, *, full_points=None, remote_points=None, settings
     if best is None:
         raise InfeasibleError("no network fits")
     obj, full, remote = best
-    return scenario_module._Choice(
+    return scenario_module.Choice(
         full=full,
         remote=remote,
         assign_full=None,
@@ -369,10 +369,10 @@ def test_two_tier_solve_matches_exhaustive_enumeration(tiny_scenario):
     from optimizer.settings import get_settings
 
     settings = get_settings()
-    problem = scenario_module._prepare(tiny_scenario, settings, None)
+    problem = scenario_module.prepare(tiny_scenario, settings=settings)
     for counts in [None, ((1, 1), (0, 0)), ((1, 1), (2, 2)), ((2, 2), (1, 1))]:
         kwargs = {} if counts is None else {"full_points": counts[0], "remote_points": counts[1]}
-        real = scenario_module._solve(problem, settings=settings, **kwargs)
+        real = scenario_module.solve_network(problem, settings=settings, **kwargs)
         brute = exhaustive_choice(problem, **kwargs)
         assert real.status == "optimal"
         assert real.objective == pytest.approx(brute.objective, rel=1e-9), counts
@@ -384,7 +384,13 @@ def test_run_scenario_builds_cells_sites_and_summary(tiny_scenario):
     assert steps == ["loading region", "computing travel times", "solving", "estimating"]
     cells, sites = result.cells, result.sites
     assert cells.crs == "EPSG:3067" and len(cells) == 335
-    for column in ("site_id", "minutes", "full_site_id", "full_km", "baseline_minutes"):
+    for column in (
+        "any_site_id",
+        "nearest_any_minutes",
+        "full_site_id",
+        "full_km",
+        "baseline_any_minutes",
+    ):
         assert column in cells
     assert set(sites["role"]) <= {"full", "remote", "unused"}
     assert sites.loc["001-alpha", "role"] == "full"  # required
@@ -396,26 +402,32 @@ def test_run_scenario_builds_cells_sites_and_summary(tiny_scenario):
     assert s["solution"]["status"] == "optimal"
     json.dumps(s, allow_nan=False)
     assert s["difference"]["n_full"] == result.estimate.n_full - result.baseline.n_full
-    assert result.map_filename == "tiny-minimal.html"
-    assert "Mean time to nearest point" in result.headline()
+    assert result.name == "tiny-minimal"
     assert "snopt-legend" in result._repr_html_() or "iframe" in result._repr_html_()
 
 
 def test_write_outputs_atomically(tiny_scenario, tmp_path):
     result = run_scenario(tiny_scenario)
     paths = write_outputs(result, tmp_path / "out", assets="cdn")
+    folder = tmp_path / "out" / "tiny-minimal"
+    assert paths.folder == folder
     assert json.loads(paths.summary.read_text(encoding="utf-8"))["region"]["slug"] == "tiny"
-    assert paths.map == tmp_path / "out" / "maps" / "tiny-minimal.html"
+    assert paths.map == folder / "map.html"
     assert paths.map.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     cells = gpd.read_file(paths.results, layer="cells")
     sites = gpd.read_file(paths.results, layer="sites")
-    assert len(cells) == 335 and {"cell_id", "site_id", "minutes", "full_km"} <= set(cells)
+    assert len(cells) == 335 and {
+        "cell_id",
+        "any_site_id",
+        "nearest_any_minutes",
+        "full_km",
+    } <= set(cells)
     assert {"site_id", "role", "visits", "residents_served"} <= set(sites)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "maps",
-        "results.gpkg",
-        "summary.json",
+        ".optimizer.lock",
+        "tiny-minimal",
     ]  # no staging folder left behind
+    assert sorted(p.name for p in folder.iterdir()) == ["map.html", "results.gpkg", "summary.json"]
     write_outputs(result, tmp_path / "out", assets="cdn")  # rewriting replaces the files
 
 

@@ -37,17 +37,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from optimizer.errors import SolverError
-from optimizer.models._base import (
-    Milp,
-    MilpBuilder,
-    Outcome,
-    SolveContext,
-    highs_model,
-    raise_no_solution,
-    raise_solver_infeasible,
-    run_cbc,
-    run_highs,
-)
+from optimizer.models._backends import highs_model, run_cbc, run_highs
+from optimizer.models._base import Outcome, SolveContext, raise_no_solution, raise_solver_infeasible
 from optimizer.models._levels import (
     Nodes,
     SortedRows,
@@ -57,6 +48,7 @@ from optimizer.models._levels import (
     reach_sets,
     separate,
 )
+from optimizer.models._milp import Milp, MilpBuilder
 
 __all__: list[str] = []
 
@@ -243,7 +235,6 @@ class _Master:
             None,
         )
         self.h = highs_model(relaxed)
-        self.h.setOptionValue("output_flag", False)
         # HiGHS's LP presolve is slow on covering rows and useless for warm re-solves
         self.h.setOptionValue("presolve", "off")
         self.clusters: list[NDArray[np.int64]] = []
@@ -673,8 +664,9 @@ def _probe(
     return fixed
 
 
-def solve_distance(prob: DistanceProblem, ctx: SolveContext, *, method: str = "auto") -> Outcome:
-    """Pick the compact or Benders path and solve."""
+def solve_distance(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
+    """Solve with the engine ``ctx.method`` names (``"auto"``: by size; CBC: compact)."""
+    method = ctx.method
     if ctx.solver == "cbc":
         return solve_compact(prob, ctx)
     if method == "auto":

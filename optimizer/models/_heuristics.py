@@ -39,7 +39,11 @@ def penalised(cost: NDArray[np.float64], big: float) -> NDArray[np.float64]:
 class Flow:
     """Nearest/second-nearest bookkeeping of one weighted flow over an open set."""
 
-    def __init__(self, cost: NDArray[np.float64], w: NDArray[np.float64], big: float) -> None:
+    def __init__(
+        self, cost: NDArray[np.float64], w: NDArray[np.float64], big: float | None = None
+    ) -> None:
+        if big is None:
+            big = finite_big(cost, w)
         keep = w > 0
         self.C = penalised(cost[keep], big)
         self.w = w[keep]
@@ -152,30 +156,19 @@ def interchange(
     return np.sort(sites)
 
 
-def pmedian_heuristic(
-    cost: NDArray[np.float64],
-    w: NDArray[np.float64],
-    p: int,
-    allowed: NDArray[np.bool_],
-    required: NDArray[np.bool_],
-) -> NDArray[np.int64]:
+def pmedian_heuristic(flow: Flow, p: int, required: NDArray[np.bool_]) -> NDArray[np.int64]:
     """Greedy construction followed by interchange; returns ``p`` open columns."""
-    flow = Flow(cost, w, finite_big(cost, w))
+    allowed = np.ones(flow.m, dtype=bool)
     req = np.nonzero(required)[0]
     sites = greedy_add(flow, req, allowed, p - req.size)
     return interchange(flow, sites, allowed, required)
 
 
 def pmedian_from_fractional(
-    cost: NDArray[np.float64],
-    w: NDArray[np.float64],
-    p: int,
-    allowed: NDArray[np.bool_],
-    required: NDArray[np.bool_],
-    y: NDArray[np.float64],
+    flow: Flow, p: int, required: NDArray[np.bool_], y: NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """Round an LP solution (largest ``y``) and improve it by interchange."""
-    flow = Flow(cost, w, finite_big(cost, w))
+    allowed = np.ones(flow.m, dtype=bool)
     req = np.nonzero(required)[0]
     score = np.where(allowed & ~required, y, -np.inf)
     extra = np.argsort(-score, kind="stable")[: p - req.size]
@@ -233,14 +226,10 @@ def ufl_local_search(
 
 
 def ufl_heuristic(
-    cost: NDArray[np.float64],
-    w: NDArray[np.float64],
-    site_cost: NDArray[np.float64],
-    allowed: NDArray[np.bool_],
-    required: NDArray[np.bool_],
+    flow: Flow, site_cost: NDArray[np.float64], required: NDArray[np.bool_]
 ) -> NDArray[np.int64]:
     """Greedy (while it pays) then add/drop/swap local search."""
-    flow = Flow(cost, w, finite_big(cost, w))
+    allowed = np.ones(flow.m, dtype=bool)
     sites = np.nonzero(required)[0].astype(np.int64)
     if sites.size == 0:
         sites = greedy_add(flow, sites, allowed, 1, site_cost)

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from optimizer.models._base import MilpBuilder
+from optimizer.models._milp import MilpBuilder
 
 __all__: list[str] = []
 

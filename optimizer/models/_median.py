@@ -3,60 +3,29 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from optimizer.errors import InfeasibleError
-from optimizer.models._base import (
-    LocationModel,
-    Milp,
-    Outcome,
-    RowGroups,
-    SolveContext,
-    as_cost_matrix,
-    as_ids,
-    as_weights,
-    check_required_forbidden,
-    demand_names,
-    group_rows,
-    nearest_open,
-    resolve_sites,
-)
+from optimizer.models._base import Outcome, SingleTierModel, SolveContext, nearest_open
 from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
+from optimizer.models._heuristics import Flow, finite_big
+from optimizer.models._inputs import RowGroups, group_rows
+from optimizer.models._milp import Milp, MilpBuilder
 
 __all__: list[str] = []
 
 
-class MedianModel(LocationModel):
-    """Cost matrix, weights, required/forbidden sites and the row aggregation."""
+@dataclass(eq=False, repr=False, kw_only=True)
+class MedianModel(SingleTierModel):
+    """Row aggregation and the distance engine for the single-tier median models."""
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        weights: ArrayLike | None,
-        required: ArrayLike | None,
-        forbidden: ArrayLike | None,
-        site_ids: Sequence[Any] | None,
-        demand_ids: Sequence[Any] | None,
-        origin_groups: ArrayLike | None,
-    ) -> None:
-        self.cost = as_cost_matrix(cost)
-        self.n_demand, self.n_sites = self.cost.shape
-        self.weights = as_weights(weights, self.n_demand)
-        self.site_ids = as_ids(site_ids, self.n_sites, name="site_ids")
-        self.demand_ids = as_ids(demand_ids, self.n_demand, name="demand_ids")
-        self.required = resolve_sites(required, self.n_sites, self.site_ids, name="required")
-        self.forbidden = resolve_sites(forbidden, self.n_sites, self.site_ids, name="forbidden")
-        check_required_forbidden(self.required, self.forbidden, self.site_ids)
-        self._groups_in = None if origin_groups is None else np.asarray(origin_groups).reshape(-1)
-        self._method = "auto"
-        allowed = np.ones(self.n_sites, dtype=bool)
-        allowed[self.forbidden] = False
-        self.allowed_cols = np.nonzero(allowed)[0]
+    methods: ClassVar[tuple[str, ...]] = ("compact", "benders")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self._prepared: tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], float] | None = (
             None
         )
@@ -67,15 +36,8 @@ class MedianModel(LocationModel):
         """Return the aggregated rows over allowed columns: groups, costs, weights, constant."""
         if self._prepared is None:
             ca = self.cost[:, self.allowed_cols]
-            groups = self._groups_in
-            if groups is not None and groups.shape != (self.n_demand,):
-                from optimizer.errors import DataError
-
-                raise DataError(
-                    f"origin_groups must have one label per demand row ({self.n_demand})"
-                )
             pos = self.weights > 0
-            rg = group_rows(ca, groups)
+            rg = group_rows(ca, self.origin_groups)
             w = rg.sum_weights(np.where(pos, self.weights, 0.0))
             const = float(np.where(pos, self.weights * rg.offset, 0.0).sum())
             self._prepared = (rg, np.ascontiguousarray(ca[rg.rep]), w, const)
@@ -86,36 +48,76 @@ class MedianModel(LocationModel):
         mask[np.searchsorted(self.allowed_cols, self.required)] = True
         return mask
 
-    def _check_reachable(self, cols: NDArray[np.int64]) -> None:
-        """Every row with positive weight must reach some allowed site."""
-        reach = (
-            np.isfinite(self.cost[:, cols]).any(axis=1)
-            if cols.size
-            else np.zeros(self.n_demand, bool)
-        )
-        bad = np.nonzero((self.weights > 0) & ~reach)[0]
-        if bad.size:
-            raise InfeasibleError(
-                f"{self.name}: {demand_names(bad, self.demand_ids)} cannot reach any allowed "
-                "site (all travel costs are inf); drop these rows, give them zero weight, "
-                "or allow a site they can reach"
-            )
+    # hooks -----------------------------------------------------------------------------
 
-    def _problem(self) -> DistanceProblem:  # pragma: no cover - overridden
+    def _open_costs(self) -> NDArray[np.float64] | None:
+        """Cost of opening each site (``None``: no site costs)."""
+        return None
+
+    def _open_count(self) -> tuple[int, int]:  # pragma: no cover - overridden
+        """Bounds on the number of open sites."""
         raise NotImplementedError
 
+    def _heuristic_sites(self, flow: Flow, fc: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Open allowed columns of a heuristic solution."""
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    def _improve_sites(
+        self, flow: Flow, fc: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> NDArray[np.int64]:
+        """Open allowed columns rounded from LP values ``y`` and improved by local search."""
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    # the problem for the engine ------------------------------------------------------
+
+    def _problem(self) -> DistanceProblem:
+        ma = self.allowed_cols.size
+        req = self._required_mask()
+        given = self._open_costs()
+        fc = np.zeros(ma) if given is None else given[self.allowed_cols]
+        lo, hi = self._open_count()
+        _, cr, w, const = self._rows()
+        b = MilpBuilder()
+        y = b.add_cols(ma, cost=fc, lb=req.astype(float), ub=1.0, integer=True, name="y")
+        b.add_row(y, np.ones(ma), lb=lo, ub=hi)
+        b.offset = const
+        block = Block(cr, w, [y], req, lo, "d")
+
+        def evaluate(x: NDArray[np.float64]) -> float:
+            open_ = x[:ma] > 0.5
+            if not lo <= int(open_.sum()) <= hi or not open_[req].all():
+                return math.inf
+            return float(fc[open_].sum()) + self._evaluate_open(open_)
+
+        def to_x(sites: NDArray[np.int64]) -> NDArray[np.float64]:
+            x = np.zeros(ma)
+            x[sites] = 1.0
+            return x
+
+        def flow() -> Flow:
+            return Flow(cr, w, finite_big(cr, w))
+
+        return DistanceProblem(
+            base=b.build(),
+            blocks=[block],
+            evaluate=evaluate,
+            complete=lambda x: x,
+            heuristic=lambda: to_x(self._heuristic_sites(flow(), fc)),
+            improve=lambda xf: to_x(self._improve_sites(flow(), fc, xf[:ma])),
+            name=self.name,
+        )
+
+    def _solution_fields(self, x_sites: NDArray[np.float64]) -> dict[str, Any]:
+        open_cols = self._sites_from_x(x_sites)
+        given = self._open_costs()
+        return self._fields(open_cols, None if given is None else float(given[open_cols].sum()))
+
     def _solve(self, ctx: SolveContext) -> Outcome:
-        prob = self._problem()
-        out = solve_distance(prob, ctx, method=self._method)
-        return out
+        return solve_distance(self._problem(), ctx)
 
     def _full_milp(self) -> Milp:
         milp, _ = compact_milp(self._problem())
         return milp
-
-    def _single_block(self, combo: NDArray[np.int64], min_open: int) -> Block:
-        _, cr, w, _ = self._rows()
-        return Block(cr, w, [combo], self._required_mask(), min_open, "d")
 
     def _evaluate_open(self, open_allowed: NDArray[np.bool_]) -> float:
         """Exact travel part for open allowed columns (inf if a weighted row is unserved)."""
@@ -144,11 +146,7 @@ class MedianModel(LocationModel):
             breakdown["site_cost"] = site_cost
         return {
             "objective": travel + (site_cost or 0.0),
-            "open_sites": tuple(int(j) for j in open_cols),
-            "open_site_ids": None
-            if self.site_ids is None
-            else tuple(self.site_ids[j] for j in open_cols),
-            "tiers": tuple("full" for _ in open_cols),
+            **self._site_fields(open_cols),
             "assignment": assign,
             "assignment_any": assign,
             "breakdown": breakdown,

@@ -2,73 +2,48 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer.errors import InfeasibleError
-from optimizer.models._base import (
-    Milp,
-    MilpBuilder,
-    TravelTimesLike,
-    as_site_values,
-    demand_names,
-    group_rows,
-    nearest_open,
-    region_site_column,
-    region_weights_and_required,
-    travel_time_parts,
-)
-from optimizer.models._compact import CompactModel, check_p_value
-from optimizer.models._heuristics import pmedian_heuristic, ufl_heuristic
+from optimizer.models._base import FixedCountModel, nearest_open
+from optimizer.models._compact import CompactModel
+from optimizer.models._heuristics import Flow, pmedian_heuristic, ufl_heuristic
+from optimizer.models._inputs import as_site_values, demand_names, group_rows
+from optimizer.models._milp import Milp, MilpBuilder
 
 __all__ = ["CapacitatedFixedCharge", "CapacitatedPMedian"]
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class _Capacitated(CompactModel):
-    """Shared assignment formulation of the capacitated models."""
+    """Shared assignment formulation and checks of the capacitated models."""
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        capacities: ArrayLike,
-        weights: ArrayLike | None,
-        multiple_sourcing: bool,
-        required: ArrayLike | None,
-        forbidden: ArrayLike | None,
-        site_ids: Sequence[Any] | None,
-        demand_ids: Sequence[Any] | None,
-        origin_groups: ArrayLike | None,
-    ) -> None:
-        super().__init__(
-            cost,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-        )
-        caps = np.asarray(capacities, dtype=np.float64)
+    site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType({"capacities": "capacity"})
+
+    capacities: ArrayLike
+    multiple_sourcing: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        caps = np.asarray(self.capacities, dtype=np.float64)
         caps = np.where(np.isnan(caps), np.inf, caps)  # NaN = unlimited (region bundles)
         self.capacities = as_site_values(caps, self.n_sites, name="capacities", allow_inf=True)
-        self.multiple_sourcing = bool(multiple_sourcing)
-        self._groups_in = None if origin_groups is None else np.asarray(origin_groups).reshape(-1)
+        self.multiple_sourcing = bool(self.multiple_sourcing)
 
     # checks ------------------------------------------------------------------------------
 
-    def _demand(self) -> float:
-        return float(self.weights.sum())
-
     def _check_capacity(self, best_capacity: float, what: str) -> None:
-        total = self._demand()
+        total = float(self.weights.sum())
         if best_capacity < total - 1e-9 * max(1.0, total):
-            raise InfeasibleError(
-                f"{self.name}: total capacity {what} is {best_capacity:g}, below the total "
-                f"demand {total:g}; raise capacities, allow more sites or lower the demand"
+            raise self._infeasible(
+                f"total capacity {what} is {best_capacity:g}, below the total demand "
+                f"{total:g}; raise capacities, allow more sites or lower the demand",
+                parameter="capacities",
             )
         if not self.multiple_sourcing:
             caps = self.capacities[self.allowed_cols]
@@ -76,10 +51,12 @@ class _Capacitated(CompactModel):
             best = np.where(reach, caps[None, :], -np.inf).max(axis=1)
             bad = np.nonzero((self.weights > 0) & (self.weights > best + 1e-9))[0]
             if bad.size:
-                raise InfeasibleError(
-                    f"{self.name}: {demand_names(bad, self.demand_ids)} each have more demand "
-                    "than any site within reach can hold (single sourcing); raise capacities "
-                    "or use multiple_sourcing=True"
+                raise self._infeasible(
+                    f"{demand_names(bad, self.demand_ids)} each have more demand than any "
+                    "site within reach can hold (single sourcing); raise capacities or use "
+                    "multiple_sourcing=True",
+                    parameter="capacities",
+                    rows=bad,
                 )
 
     # model -------------------------------------------------------------------------------
@@ -98,7 +75,7 @@ class _Capacitated(CompactModel):
         w = self.weights[rows]
         const = 0.0
         if self.multiple_sourcing:
-            groups = None if self._groups_in is None else self._groups_in[rows]
+            groups = None if self.origin_groups is None else self.origin_groups[rows]
             rg = group_rows(cmat, groups)
             w_g = rg.sum_weights(w)
             const = float((w * rg.offset).sum())
@@ -243,14 +220,15 @@ class _Capacitated(CompactModel):
         site_cost = float(self._site_costs()[open_cols].sum())
         return {
             "objective": travel + site_cost,
-            **self._site_tuple(open_cols),
+            **self._site_fields(open_cols),
             "assignment": assign,
             "assignment_any": assign,
             "breakdown": {"travel": travel, "site_cost": site_cost},
         }
 
 
-class CapacitatedPMedian(_Capacitated):
+@dataclass(eq=False, repr=False, kw_only=True)
+class CapacitatedPMedian(_Capacitated, FixedCountModel):
     r"""p-median with site capacities; single sourcing by default.
 
     With assignment variables :math:`x_{ij}` (binary for single sourcing,
@@ -268,143 +246,38 @@ class CapacitatedPMedian(_Capacitated):
     demand, a demand larger than every reachable site, more required sites
     than ``p``) raises :class:`~optimizer.errors.InfeasibleError`. With multiple
     sourcing, rows sharing a road node are merged.
+
+    Parameters
+    ----------
+    cost
+        ``n_demand x n_sites`` costs (``np.inf`` = cannot serve).
+    p
+        Number of sites to open (exactly).
+    capacities
+        Capacity per site in the units of ``weights`` (``inf``/NaN =
+        unlimited). :meth:`from_region` reads ``region.sites["capacity"]`` by
+        default.
+    multiple_sourcing
+        Allow a demand row to be split over several sites (default ``False``).
+    weights, required, forbidden, site_ids, demand_ids, origin_groups
+        As in :class:`~optimizer.models.LocationModel` (``origin_groups`` is
+        used with multiple sourcing only).
+
+    Raises
+    ------
+    InfeasibleError
+        From :meth:`solve`, before solving, with ``parameter``: ``"p"`` (more
+        required sites than ``p``, fewer allowed sites than ``p``),
+        ``"cost"``/``"forbidden"`` (rows that reach no allowed site) or
+        ``"capacities"`` (the ``p`` largest capacities hold less than the total
+        demand, or with single sourcing a row needs more than any site within
+        reach holds; ``rows`` lists those).
     """
 
     name = "capacitated p-median"
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        p: int,
-        capacities: ArrayLike,
-        weights: ArrayLike | None = None,
-        multiple_sourcing: bool = False,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> None:
-        super().__init__(
-            cost,
-            capacities=capacities,
-            weights=weights,
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-            origin_groups=origin_groups,
-        )
-        self.p = check_p_value(p)
-
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: ArrayLike,
-        *,
-        p: int,
-        capacities: ArrayLike,
-        weights: ArrayLike | None = None,
-        multiple_sourcing: bool = False,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> CapacitatedPMedian:
-        """Build the model from a demand x site cost matrix.
-
-        Parameters
-        ----------
-        cost
-            ``n_demand x n_sites`` costs (``np.inf`` = cannot serve).
-        p
-            Number of sites to open (exactly).
-        capacities
-            Capacity per site in the units of ``weights`` (``inf``/NaN = unlimited).
-        weights
-            Demand per row (default 1).
-        multiple_sourcing
-            Allow a demand row to be split over several sites.
-        required, forbidden, site_ids, demand_ids, origin_groups
-            As in :meth:`optimizer.models.PMedian.from_cost_matrix`
-            (``origin_groups`` is used with multiple sourcing only).
-
-        Returns
-        -------
-        CapacitatedPMedian
-        """
-        return cls(
-            cost,
-            p=p,
-            capacities=capacities,
-            weights=weights,
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-            origin_groups=origin_groups,
-        )
-
-    @classmethod
-    def from_travel_times(
-        cls,
-        matrix: TravelTimesLike,
-        *,
-        p: int,
-        capacities: ArrayLike,
-        weights: ArrayLike | None = None,
-        multiple_sourcing: bool = False,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> CapacitatedPMedian:
-        """Build the model from a travel-time result."""
-        minutes, oids, dids, groups = travel_time_parts(matrix)
-        return cls(
-            minutes,
-            p=p,
-            capacities=capacities,
-            weights=weights,
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-            origin_groups=groups,
-        )
-
-    @classmethod
-    def from_region(
-        cls,
-        region: Any,
-        matrix: TravelTimesLike,
-        *,
-        p: int,
-        multiple_sourcing: bool = False,
-        forbidden: ArrayLike | None = None,
-    ) -> CapacitatedPMedian:
-        """Build the model for a region bundle; capacities from ``region.sites["capacity"]``."""
-        minutes, oids, dids, groups = travel_time_parts(matrix)
-        weights, required = region_weights_and_required(region, oids, dids)
-        return cls(
-            minutes,
-            p=p,
-            capacities=region_site_column(region, dids, "capacity"),
-            weights=weights,
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-            origin_groups=groups,
-        )
-
     def _check_feasible(self) -> None:
-        self._check_p(self.p)
-        self._check_reachable()
+        super()._check_feasible()
         caps = self.capacities[self.allowed_cols]
         req = np.isin(self.allowed_cols, self.required)
         others = np.sort(caps[~req])[::-1][: self.p - int(req.sum())]
@@ -417,11 +290,11 @@ class CapacitatedPMedian(_Capacitated):
     def _start_sites(
         self, cmat: NDArray[np.float64], w: NDArray[np.float64]
     ) -> NDArray[np.int64] | None:
-        ma = cmat.shape[1]
         req = np.isin(self.allowed_cols, self.required)
-        return pmedian_heuristic(cmat, w, self.p, np.ones(ma, dtype=bool), req)
+        return pmedian_heuristic(Flow(cmat, w), self.p, req)
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class CapacitatedFixedCharge(_Capacitated):
     r"""Fixed-charge location with site capacities; single sourcing by default.
 
@@ -434,154 +307,54 @@ class CapacitatedFixedCharge(_Capacitated):
     (``multiple_sourcing=True``), required and forbidden sites fixed. Total
     capacity below total demand raises :class:`~optimizer.errors.InfeasibleError`
     before solving.
+
+    Parameters
+    ----------
+    cost
+        ``n_demand x n_sites`` costs (``np.inf`` = cannot serve).
+    site_costs
+        Cost of opening each site. :meth:`from_region` reads
+        ``region.sites["annual_cost"]`` by default.
+    capacities
+        Capacity per site (``inf``/NaN = unlimited); :meth:`from_region`
+        reads ``region.sites["capacity"]`` by default.
+    multiple_sourcing
+        Allow a demand row to be split over several sites (default ``False``).
+    weights, required, forbidden, site_ids, demand_ids, origin_groups
+        As in :class:`CapacitatedPMedian`.
+
+    Raises
+    ------
+    InfeasibleError
+        From :meth:`solve`, before solving, with ``parameter``:
+        ``"forbidden"`` (every site forbidden, or rows that reach only
+        forbidden sites), ``"cost"`` (rows that reach no site) or
+        ``"capacities"`` (all allowed capacities hold less than the total
+        demand, or with single sourcing a row needs more than any site within
+        reach holds).
+
+    Notes
+    -----
+    :meth:`from_region` takes ``weight_scale`` (default 1): the weights are
+    the population times it; capacities apply to the scaled weights.
     """
 
     name = "capacitated fixed-charge"
+    site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType(
+        {"site_costs": "annual_cost", "capacities": "capacity"}
+    )
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        site_costs: ArrayLike,
-        capacities: ArrayLike,
-        weights: ArrayLike | None = None,
-        multiple_sourcing: bool = False,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> None:
-        super().__init__(
-            cost,
-            capacities=capacities,
-            weights=weights,
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-            origin_groups=origin_groups,
-        )
-        self.site_costs = as_site_values(site_costs, self.n_sites, name="site_costs")
+    site_costs: ArrayLike
 
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: ArrayLike,
-        *,
-        site_costs: ArrayLike,
-        capacities: ArrayLike,
-        weights: ArrayLike | None = None,
-        multiple_sourcing: bool = False,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> CapacitatedFixedCharge:
-        """Build the model from a demand x site cost matrix.
-
-        Parameters
-        ----------
-        cost
-            ``n_demand x n_sites`` costs (``np.inf`` = cannot serve).
-        site_costs
-            Cost of opening each site.
-        capacities
-            Capacity per site (``inf``/NaN = unlimited).
-        weights, multiple_sourcing, required, forbidden, site_ids, demand_ids, origin_groups
-            As in :meth:`CapacitatedPMedian.from_cost_matrix`.
-
-        Returns
-        -------
-        CapacitatedFixedCharge
-        """
-        return cls(
-            cost,
-            site_costs=site_costs,
-            capacities=capacities,
-            weights=weights,
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-            origin_groups=origin_groups,
-        )
-
-    @classmethod
-    def from_travel_times(
-        cls,
-        matrix: TravelTimesLike,
-        *,
-        site_costs: ArrayLike,
-        capacities: ArrayLike,
-        weights: ArrayLike | None = None,
-        multiple_sourcing: bool = False,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> CapacitatedFixedCharge:
-        """Build the model from a travel-time result."""
-        minutes, oids, dids, groups = travel_time_parts(matrix)
-        return cls(
-            minutes,
-            site_costs=site_costs,
-            capacities=capacities,
-            weights=weights,
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-            origin_groups=groups,
-        )
-
-    @classmethod
-    def from_region(
-        cls,
-        region: Any,
-        matrix: TravelTimesLike,
-        *,
-        weight_scale: float = 1.0,
-        multiple_sourcing: bool = False,
-        forbidden: ArrayLike | None = None,
-    ) -> CapacitatedFixedCharge:
-        """Build the model for a region bundle (annual costs and capacities from ``sites``).
-
-        Travel weights are ``population * weight_scale``; capacities apply to
-        the scaled weights.
-        """
-        minutes, oids, dids, groups = travel_time_parts(matrix)
-        weights, required = region_weights_and_required(region, oids, dids)
-        costs = region_site_column(region, dids, "annual_cost")
-        if not np.isfinite(costs).all():
-            from optimizer.errors import DataError
-
-            unknown = [d for d, v in zip(dids, costs, strict=True) if not math.isfinite(v)]
-            raise DataError(
-                f"region {region.name!r}: annual_cost is unknown for sites {unknown[:5]}"
-            )
-        return cls(
-            minutes,
-            site_costs=costs,
-            capacities=region_site_column(region, dids, "capacity"),
-            weights=weights * float(weight_scale),
-            multiple_sourcing=multiple_sourcing,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-            origin_groups=groups,
-        )
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.site_costs = as_site_values(self.site_costs, self.n_sites, name="site_costs")
 
     def _site_costs(self) -> NDArray[np.float64]:
         return self.site_costs
 
     def _check_feasible(self) -> None:
-        if self.allowed_cols.size == 0:
-            raise InfeasibleError(f"{self.name}: every site is forbidden; allow at least one site")
-        self._check_reachable()
+        super()._check_feasible()
         caps = self.capacities[self.allowed_cols]
         self._check_capacity(float(caps.sum()), "of all allowed sites")
 
@@ -594,7 +367,7 @@ class CapacitatedFixedCharge(_Capacitated):
         ma = cmat.shape[1]
         req = np.isin(self.allowed_cols, self.required)
         fc = self.site_costs[self.allowed_cols]
-        sites = ufl_heuristic(cmat, w, fc, np.ones(ma, dtype=bool), req)
+        sites = ufl_heuristic(Flow(cmat, w), fc, req)
         # open more sites (cheapest capacity first) until the capacity suffices
         caps = self.capacities[self.allowed_cols]
         open_ = np.zeros(ma, dtype=bool)

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from optimizer.models._base import (
-    Milp,
-    MilpBuilder,
-    TravelTimesLike,
-    nearest_open,
-    region_weights_and_required,
-    travel_time_parts,
-)
-from optimizer.models._compact import CompactModel, check_p_value
+from optimizer.models._base import FixedCountModel, nearest_open
+from optimizer.models._compact import CompactModel
+from optimizer.models._milp import Milp, MilpBuilder
 
 __all__ = ["PCenter"]
 
 
-class PCenter(CompactModel):
+@dataclass(eq=False, repr=False, kw_only=True)
+class PCenter(CompactModel, FixedCountModel):
     r"""Choose exactly ``p`` sites minimising the largest cost to the nearest open site.
 
     Only rows with positive weight count (weights default to 1; their size
@@ -40,112 +35,27 @@ class PCenter(CompactModel):
 
     with required and forbidden sites fixed. Constraints with equal site sets
     are merged.
+
+    Parameters
+    ----------
+    cost
+        ``n_demand x n_sites`` costs (``np.inf`` = cannot serve).
+    p
+        Number of sites to open (exactly).
+    weights
+        Rows with weight 0 are ignored (default: every row counts).
+    required, forbidden, site_ids, demand_ids, origin_groups
+        As in :class:`~optimizer.models.LocationModel`.
+
+    Raises
+    ------
+    InfeasibleError
+        From :meth:`solve`, before solving, with ``parameter``: ``"p"``
+        (more required sites than ``p``, or fewer allowed sites than ``p``),
+        ``"cost"`` or ``"forbidden"`` (rows that reach no allowed site).
     """
 
     name = "p-center"
-
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        p: int,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-    ) -> None:
-        super().__init__(
-            cost,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-        )
-        self.p = check_p_value(p)
-
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: ArrayLike,
-        *,
-        p: int,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-    ) -> PCenter:
-        """Build the model from a demand x site cost matrix.
-
-        Parameters
-        ----------
-        cost
-            ``n_demand x n_sites`` costs (``np.inf`` = cannot serve).
-        p
-            Number of sites to open (exactly).
-        weights
-            Rows with weight 0 are ignored (default: every row counts).
-        required, forbidden, site_ids, demand_ids
-            As in :meth:`optimizer.models.PMedian.from_cost_matrix`.
-
-        Returns
-        -------
-        PCenter
-        """
-        return cls(
-            cost,
-            p=p,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-        )
-
-    @classmethod
-    def from_travel_times(
-        cls,
-        matrix: TravelTimesLike,
-        *,
-        p: int,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> PCenter:
-        """Build the model from a travel-time result."""
-        minutes, oids, dids, _ = travel_time_parts(matrix)
-        return cls(
-            minutes,
-            p=p,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-        )
-
-    @classmethod
-    def from_region(
-        cls, region: Any, matrix: TravelTimesLike, *, p: int, forbidden: ArrayLike | None = None
-    ) -> PCenter:
-        """Build the model for a region bundle (populated cells count)."""
-        minutes, oids, dids, _ = travel_time_parts(matrix)
-        weights, required = region_weights_and_required(region, oids, dids)
-        return cls(
-            minutes,
-            p=p,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-        )
-
-    def _check_feasible(self) -> None:
-        self._check_p(self.p)
-        self._check_reachable()
 
     # heuristic ---------------------------------------------------------------------------
 
@@ -255,7 +165,7 @@ class PCenter(CompactModel):
         value = float(d[pos].max()) if pos.any() else 0.0
         return {
             "objective": value,
-            **self._site_tuple(open_cols),
+            **self._site_fields(open_cols),
             "assignment": assign,
             "assignment_any": assign,
             "breakdown": {"max_cost": value},

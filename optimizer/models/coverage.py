@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer.errors import DataError, InfeasibleError
-from optimizer.models._base import (
-    Milp,
-    MilpBuilder,
-    TravelTimesLike,
-    as_site_values,
-    demand_names,
-    nearest_open,
-    region_weights_and_required,
-    travel_time_parts,
-)
-from optimizer.models._compact import CompactModel, check_p_value, unique_sets
+from optimizer.errors import DataError
+from optimizer.models._base import FixedCountModel, nearest_open
+from optimizer.models._compact import CompactModel
+from optimizer.models._inputs import as_site_values, demand_names, unique_sets
+from optimizer.models._milp import Milp, MilpBuilder
 
 __all__ = ["LSCP", "MCLP"]
 
 
-def _check_radius(radius: Any) -> float:
-    r = float(radius)
-    if not (math.isfinite(r) and r >= 0):
-        raise DataError(f"radius must be finite and >= 0; got {radius!r}")
-    return r
+@dataclass(eq=False, repr=False, kw_only=True)
+class _Coverage(CompactModel):
+    """A model whose sites cover the rows within ``radius``."""
+
+    radius: float
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        r = float(self.radius)
+        if not (math.isfinite(r) and r >= 0):
+            raise DataError(f"radius must be finite and >= 0; got {self.radius!r}")
+        self.radius = r
 
 
 def _subset_matrix(cover: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -40,7 +42,8 @@ def _subset_matrix(cover: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return np.abs(inter - size[:, None]) < 0.5
 
 
-class MCLP(CompactModel):
+@dataclass(eq=False, repr=False, kw_only=True)
+class MCLP(_Coverage, FixedCountModel):
     r"""Maximal covering location: cover as much demand as possible with ``p`` sites.
 
     A demand row is covered when an open site is within ``radius`` (cost
@@ -57,125 +60,30 @@ class MCLP(CompactModel):
     rows with identical coverage sets are merged (weights summed), rows no
     site covers are dropped, and sites whose coverage set is contained in
     another site's are removed (keeping enough sites to open ``p``).
+
+    Parameters
+    ----------
+    cost
+        ``n_demand x n_sites`` costs (``np.inf`` = never covered).
+    radius
+        Coverage standard: a site covers a row when its cost is ``<= radius``.
+    p
+        Number of sites to open (exactly).
+    weights, required, forbidden, site_ids, demand_ids, origin_groups
+        As in :class:`~optimizer.models.LocationModel`.
+
+    Raises
+    ------
+    InfeasibleError
+        From :meth:`solve`, before solving, with ``parameter="p"`` (more
+        required sites than ``p``, or fewer allowed sites than ``p``).
     """
 
     name = "mclp"
     maximize = True
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        radius: float,
-        p: int,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-    ) -> None:
-        super().__init__(
-            cost,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-        )
-        self.radius = _check_radius(radius)
-        self.p = check_p_value(p)
-
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: ArrayLike,
-        *,
-        radius: float,
-        p: int,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-    ) -> MCLP:
-        """Build the model from a demand x site cost matrix.
-
-        Parameters
-        ----------
-        cost
-            ``n_demand x n_sites`` costs (``np.inf`` = never covered).
-        radius
-            Coverage standard: a site covers a row when its cost is ``<= radius``.
-        p
-            Number of sites to open (exactly).
-        weights, required, forbidden, site_ids, demand_ids
-            As in :meth:`optimizer.models.PMedian.from_cost_matrix`.
-
-        Returns
-        -------
-        MCLP
-        """
-        return cls(
-            cost,
-            radius=radius,
-            p=p,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-        )
-
-    @classmethod
-    def from_travel_times(
-        cls,
-        matrix: TravelTimesLike,
-        *,
-        radius: float,
-        p: int,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> MCLP:
-        """Build the model from a travel-time result (``radius`` in minutes)."""
-        minutes, oids, dids, _ = travel_time_parts(matrix)
-        return cls(
-            minutes,
-            radius=radius,
-            p=p,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-        )
-
-    @classmethod
-    def from_region(
-        cls,
-        region: Any,
-        matrix: TravelTimesLike,
-        *,
-        radius: float,
-        p: int,
-        forbidden: ArrayLike | None = None,
-    ) -> MCLP:
-        """Build the model for a region bundle (population weights, required sites)."""
-        minutes, oids, dids, _ = travel_time_parts(matrix)
-        weights, required = region_weights_and_required(region, oids, dids)
-        return cls(
-            minutes,
-            radius=radius,
-            p=p,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-        )
-
     def _check_feasible(self) -> None:
-        self._check_p(self.p)
+        self._check_count(self.p)  # rows no site covers are simply not covered
 
     def _build(self) -> tuple[Milp, dict[str, Any]]:
         cols = self.allowed_cols
@@ -244,7 +152,7 @@ class MCLP(CompactModel):
         value = float(self.weights[pos & covered].sum())
         return {
             "objective": value,
-            **self._site_tuple(open_cols),
+            **self._site_fields(open_cols),
             "assignment": assign,
             "assignment_any": assign,
             "covered": covered,
@@ -255,7 +163,8 @@ class MCLP(CompactModel):
         }
 
 
-class LSCP(CompactModel):
+@dataclass(eq=False, repr=False, kw_only=True)
+class LSCP(_Coverage):
     r"""Location set covering: the cheapest set of sites covering every demand row.
 
     Every row with positive weight must have an open site within ``radius``.
@@ -272,132 +181,47 @@ class LSCP(CompactModel):
     dominance, up to 3,000 distinct rows), and sites whose coverage is
     contained in a no more expensive site's coverage removed (column
     dominance).
+
+    Parameters
+    ----------
+    cost, radius
+        As in :class:`MCLP`.
+    site_costs
+        Cost of each site (default 1: minimise the number of sites).
+    weights
+        Rows with weight 0 need not be covered (default: all rows).
+    required, forbidden, site_ids, demand_ids, origin_groups
+        As in :class:`~optimizer.models.LocationModel`.
+
+    Raises
+    ------
+    InfeasibleError
+        From :meth:`solve`, before solving, with ``parameter="radius"`` when
+        rows with weight have no allowed site within the radius (``rows``
+        lists them).
     """
 
     name = "lscp"
+    site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType({"site_costs": None})
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        radius: float,
-        site_costs: ArrayLike | float | None = None,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-    ) -> None:
-        super().__init__(
-            cost,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-        )
-        self.radius = _check_radius(radius)
-        self.site_costs = as_site_values(site_costs, self.n_sites, name="site_costs", default=1.0)
+    site_costs: ArrayLike | float | None = None
 
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: ArrayLike,
-        *,
-        radius: float,
-        site_costs: ArrayLike | float | None = None,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-    ) -> LSCP:
-        """Build the model from a demand x site cost matrix.
-
-        Parameters
-        ----------
-        cost
-            ``n_demand x n_sites`` costs (``np.inf`` = never covered).
-        radius
-            Coverage standard: a site covers a row when its cost is ``<= radius``.
-        site_costs
-            Cost of each site (default 1: minimise the number of sites).
-        weights
-            Rows with weight 0 need not be covered (default: all rows).
-        required, forbidden, site_ids, demand_ids
-            As in :meth:`optimizer.models.PMedian.from_cost_matrix`.
-
-        Returns
-        -------
-        LSCP
-        """
-        return cls(
-            cost,
-            radius=radius,
-            site_costs=site_costs,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-        )
-
-    @classmethod
-    def from_travel_times(
-        cls,
-        matrix: TravelTimesLike,
-        *,
-        radius: float,
-        site_costs: ArrayLike | float | None = None,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> LSCP:
-        """Build the model from a travel-time result (``radius`` in minutes)."""
-        minutes, oids, dids, _ = travel_time_parts(matrix)
-        return cls(
-            minutes,
-            radius=radius,
-            site_costs=site_costs,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-        )
-
-    @classmethod
-    def from_region(
-        cls,
-        region: Any,
-        matrix: TravelTimesLike,
-        *,
-        radius: float,
-        site_costs: ArrayLike | float | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> LSCP:
-        """Build the model for a region bundle: populated cells must be covered."""
-        minutes, oids, dids, _ = travel_time_parts(matrix)
-        weights, required = region_weights_and_required(region, oids, dids)
-        return cls(
-            minutes,
-            radius=radius,
-            site_costs=site_costs,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.site_costs = as_site_values(
+            self.site_costs, self.n_sites, name="site_costs", default=1.0
         )
 
     def _check_feasible(self) -> None:
         cover = self.cost[:, self.allowed_cols] <= self.radius
         bad = np.nonzero((self.weights > 0) & ~cover.any(axis=1))[0]
         if bad.size:
-            raise InfeasibleError(
-                f"lscp: {demand_names(bad, self.demand_ids)} have no allowed site within "
-                f"radius {self.radius:g}; increase the radius, allow a site that covers them, "
-                "or give them zero weight"
+            raise self._infeasible(
+                f"{demand_names(bad, self.demand_ids)} have no allowed site within radius "
+                f"{self.radius:g}; increase the radius, allow a site that covers them, or give "
+                "them zero weight",
+                parameter="radius",
+                rows=bad,
             )
 
     def _build(self) -> tuple[Milp, dict[str, Any]]:
@@ -471,7 +295,7 @@ class LSCP(CompactModel):
         value = float(self.site_costs[open_cols].sum())
         return {
             "objective": value,
-            **self._site_tuple(open_cols),
+            **self._site_fields(open_cols),
             "assignment": assign,
             "assignment_any": assign,
             "covered": covered,

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer.errors import DataError, InfeasibleError
-from optimizer.models._base import (
-    MilpBuilder,
-    TravelTimesLike,
-    as_site_values,
-    region_site_column,
-    region_weights_and_required,
-    travel_time_parts,
-)
-from optimizer.models._engine import DistanceProblem
-from optimizer.models._heuristics import Flow, finite_big, ufl_heuristic, ufl_local_search
+from optimizer.models._heuristics import Flow, ufl_heuristic, ufl_local_search
+from optimizer.models._inputs import as_site_values
 from optimizer.models._median import MedianModel
 
 __all__ = ["FixedCharge"]
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class FixedCharge(MedianModel):
     r"""Open any number of sites, minimising site costs plus weighted travel cost.
 
@@ -40,184 +34,55 @@ class FixedCharge(MedianModel):
     :class:`~optimizer.models.PMedian` (without the cardinality row), and the
     same Benders method for large instances. Express travel and site costs in
     one unit (e.g. weights = annual visits x euro per minute).
+
+    Parameters
+    ----------
+    cost
+        ``n_demand x n_sites`` travel costs (``np.inf`` = cannot serve).
+    site_costs
+        Cost of opening each site (finite, ``>= 0``; a scalar is broadcast).
+        :meth:`from_region` reads ``region.sites["annual_cost"]`` by default.
+    weights, required, forbidden, site_ids, demand_ids, origin_groups
+        As in :class:`~optimizer.models.LocationModel`.
+
+    Raises
+    ------
+    InfeasibleError
+        From :meth:`solve`, before solving, with ``parameter``:
+        ``"forbidden"`` (every site is forbidden, or rows with demand reach
+        only forbidden sites) or ``"cost"`` (rows that reach no site).
+
+    Notes
+    -----
+    :meth:`from_region` takes ``weight_scale`` (default 1): the weights are
+    the population times it (e.g. annual visits x cost per minute).
     """
 
     name = "fixed-charge"
+    site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType(
+        {"site_costs": "annual_cost"}
+    )
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        site_costs: ArrayLike,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> None:
-        super().__init__(
-            cost,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-            origin_groups=origin_groups,
-        )
-        self.site_costs = as_site_values(site_costs, self.n_sites, name="site_costs")
+    site_costs: ArrayLike
 
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: ArrayLike,
-        *,
-        site_costs: ArrayLike,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> FixedCharge:
-        """Build the model from a demand x site cost matrix.
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.site_costs = as_site_values(self.site_costs, self.n_sites, name="site_costs")
 
-        Parameters
-        ----------
-        cost
-            ``n_demand x n_sites`` travel costs (``np.inf`` = cannot serve).
-        site_costs
-            Cost of opening each site (finite, ``>= 0``; a scalar is broadcast).
-        weights, required, forbidden, site_ids, demand_ids, origin_groups
-            As in :meth:`optimizer.models.PMedian.from_cost_matrix`.
+    def _open_costs(self) -> NDArray[np.float64]:
+        return self.site_costs
 
-        Returns
-        -------
-        FixedCharge
-        """
-        return cls(
-            cost,
-            site_costs=site_costs,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-            origin_groups=origin_groups,
-        )
+    def _open_count(self) -> tuple[int, int]:
+        return 1, self.allowed_cols.size
 
-    @classmethod
-    def from_travel_times(
-        cls,
-        matrix: TravelTimesLike,
-        *,
-        site_costs: ArrayLike,
-        weights: ArrayLike | None = None,
-        required: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> FixedCharge:
-        """Build the model from a travel-time result (minutes, ids, optional groups)."""
-        minutes, oids, dids, groups = travel_time_parts(matrix)
-        return cls(
-            minutes,
-            site_costs=site_costs,
-            weights=weights,
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-            origin_groups=groups,
-        )
+    def _heuristic_sites(self, flow: Flow, fc: NDArray[np.float64]) -> NDArray[np.int64]:
+        return ufl_heuristic(flow, fc, self._required_mask())
 
-    @classmethod
-    def from_region(
-        cls,
-        region: Any,
-        matrix: TravelTimesLike,
-        *,
-        weight_scale: float = 1.0,
-        site_costs: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-    ) -> FixedCharge:
-        """Build the model for a region bundle.
-
-        Weights are ``region.population["population"] * weight_scale`` (use the
-        scale to turn people into annual visits x cost per minute); site costs
-        default to ``region.sites["annual_cost"]``, which must then be known
-        for every destination; required sites come from ``region.sites``.
-        """
-        minutes, oids, dids, groups = travel_time_parts(matrix)
-        weights, required = region_weights_and_required(region, oids, dids)
-        if site_costs is None:
-            site_costs = region_site_column(region, dids, "annual_cost")
-            unknown = [d for d, v in zip(dids, site_costs, strict=True) if not np.isfinite(v)]
-            if unknown:
-                raise DataError(
-                    f"region {region.name!r}: annual_cost is unknown for sites {unknown[:5]}; "
-                    "fill it in sites.gpkg or pass site_costs="
-                )
-        return cls(
-            minutes,
-            site_costs=site_costs,
-            weights=weights * float(weight_scale),
-            required=required,
-            forbidden=forbidden,
-            site_ids=dids,
-            demand_ids=oids,
-            origin_groups=groups,
-        )
-
-    # ------------------------------------------------------------------------------
-
-    def _check_feasible(self) -> None:
-        if self.allowed_cols.size == 0:
-            raise InfeasibleError(f"{self.name}: every site is forbidden; allow at least one site")
-        self._check_reachable(self.allowed_cols)
-
-    def _problem(self) -> DistanceProblem:
-        ma = self.allowed_cols.size
+    def _improve_sites(
+        self, flow: Flow, fc: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> NDArray[np.int64]:
         req = self._required_mask()
-        fc = self.site_costs[self.allowed_cols]
-        _, cr, w, const = self._rows()
-        b = MilpBuilder()
-        y = b.add_cols(ma, cost=fc, lb=req.astype(float), ub=1.0, integer=True, name="y")
-        b.add_row(y, np.ones(ma), lb=1.0)
-        b.offset = const
-        base = b.build()
-        block = self._single_block(y, 1)
-        allowed = np.ones(ma, dtype=bool)
-
-        def evaluate(x: NDArray[np.float64]) -> float:
-            open_ = x[:ma] > 0.5
-            if not open_[req].all() or not open_.any():
-                return np.inf
-            return float(fc[open_].sum()) + self._evaluate_open(open_)
-
-        def to_x(sites: NDArray[np.int64]) -> NDArray[np.float64]:
-            x = np.zeros(ma)
-            x[sites] = 1.0
-            return x
-
-        def heuristic() -> NDArray[np.float64]:
-            return to_x(ufl_heuristic(cr, w, fc, allowed, req))
-
-        def improve(xf: NDArray[np.float64]) -> NDArray[np.float64]:
-            flow = Flow(cr, w, finite_big(cr, w))
-            sites = np.nonzero((xf[:ma] >= 0.5) | req)[0]
-            if sites.size == 0:
-                sites = np.array([int(np.argmax(xf[:ma]))])
-            return to_x(ufl_local_search(flow, sites, allowed, req, fc))
-
-        return DistanceProblem(
-            base=base,
-            blocks=[block],
-            evaluate=evaluate,
-            complete=lambda x: x,
-            heuristic=heuristic,
-            improve=improve,
-            name=self.name,
-        )
-
-    def _solution_fields(self, x_sites: NDArray[np.float64]) -> dict[str, Any]:
-        open_cols = self._sites_from_x(x_sites)
-        return self._fields(open_cols, float(self.site_costs[open_cols].sum()))
+        sites = np.nonzero((y >= 0.5) | req)[0]
+        if sites.size == 0:
+            sites = np.array([int(np.argmax(y))])
+        return ufl_local_search(flow, sites, np.ones(y.size, dtype=bool), req, fc)

@@ -3,37 +3,31 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer.errors import DataError, InfeasibleError
-from optimizer.models._base import (
-    LocationModel,
-    Milp,
-    MilpBuilder,
-    Outcome,
+from optimizer.errors import DataError
+from optimizer.models._base import LocationModel, Outcome, SolveContext, nearest_open
+from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
+from optimizer.models._heuristics import TwoTierSearch
+from optimizer.models._inputs import (
     RowGroups,
-    SolveContext,
-    TravelTimesLike,
+    TravelTimeParts,
     as_cost_matrix,
-    as_ids,
     as_site_values,
     as_weights,
     check_required_forbidden,
     demand_names,
     group_rows,
-    nearest_open,
-    region_site_column,
-    region_weights_and_required,
     resolve_sites,
     site_names,
-    travel_time_parts,
 )
-from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
-from optimizer.models._heuristics import TwoTierSearch
+from optimizer.models._milp import Milp, MilpBuilder
 
 __all__ = ["TwoTier"]
 
@@ -57,6 +51,7 @@ def _count_range(value: Count, *, name: str, m: int) -> tuple[int, int]:
     return lo, min(hi, m)
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class TwoTier(LocationModel):
     r"""Choose full service points (staffed) and remote-service points (video).
 
@@ -108,47 +103,110 @@ class TwoTier(LocationModel):
     cluster and visit type), after a local-search warm start.
 
     The coverage standard applies to rows with visits (``w_full + w_remote > 0``).
+
+    Parameters
+    ----------
+    cost
+        ``n_demand x n_sites`` cost per visit: minutes, or money when the
+        objective is an annual cost (``np.inf`` = cannot serve).
+    w_full
+        In-person-only visits per demand row (go to the nearest full point).
+    w_remote
+        Remote-eligible visits per demand row (go to the nearest point of
+        either tier).
+    n_full, n_remote
+        Number of points per tier: an int (exact), a ``(min, max)`` pair, or
+        ``None`` (free).
+    budget_full, budget_remote
+        Optional caps on the summed site costs of a tier (need the tier's
+        site costs).
+    site_cost_full, site_cost_remote
+        Annual cost of running each site as a full / remote point, added to
+        the objective (default 0). In :meth:`from_region` either may name a
+        column of ``region.sites`` (e.g. ``"annual_cost"``).
+    coverage_minutes
+        Optional standard ``T``: every demand row with visits should be within
+        ``T`` of some open point, measured on ``coverage_matrix``.
+    coverage_matrix
+        Matrix the standard is measured on (default: ``cost``; pass the
+        minutes here when ``cost`` is money).
+    coverage
+        ``"hard"`` (a constraint) or ``"soft"`` (a penalty per uncovered row).
+    coverage_penalty
+        Soft standard only: penalty per uncovered demand row (scalar or one
+        value per row, e.g. population x money per person).
+    required
+        Sites that must be full points.
+    required_remote
+        Sites that must be remote points.
+    forbidden
+        Sites that cannot be used for either tier.
+    site_ids, demand_ids, origin_groups
+        As in :class:`~optimizer.models.LocationModel`.
+
+    Raises
+    ------
+    InfeasibleError
+        From :meth:`solve`, before solving, with ``parameter``:
+
+        * ``"n_full"``: more required full sites than ``n_full`` allows
+          (``sites`` lists them), in-person visits but no full point allowed,
+          or the minimum counts exceed the allowed sites;
+        * ``"n_remote"``: more required remote sites than ``n_remote`` allows,
+          or the minimum remote count does not fit beside the full points;
+        * ``"budget_full"`` / ``"budget_remote"``: the required sites, or the
+          cheapest sites that meet the tier's minimum count, cost more than
+          the budget;
+        * ``"coverage_minutes"``: with a hard standard, rows with visits that
+          no allowed site reaches within the standard (``rows`` lists them);
+        * ``"cost"`` / ``"forbidden"``: rows with visits that reach no allowed
+          site.
+
+    Notes
+    -----
+    :meth:`from_travel_times` also takes ``cost_per_minute`` (cost per visit
+    = minutes x it) or ``visit_cost`` (a money matrix of the minutes' shape,
+    e.g. value of travel time plus the CO2 price of a visit); with either the
+    coverage standard is still measured on the minutes.
+    :meth:`from_region` takes ``visits_per_capita`` (default 1) and
+    ``remote_share`` (default 0): the visits of a row are its population times
+    ``visits_per_capita``, of which ``remote_share`` are remote-eligible.
+    Sites flagged ``required`` become required full points.
     """
 
     name = "two-tier"
+    methods: ClassVar[tuple[str, ...]] = ("compact", "benders")
+    site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType(
+        {"site_cost_full": None, "site_cost_remote": None}
+    )
 
-    def __init__(
-        self,
-        cost: ArrayLike,
-        *,
-        w_full: ArrayLike,
-        w_remote: ArrayLike,
-        n_full: Count = None,
-        n_remote: Count = None,
-        budget_full: float | None = None,
-        budget_remote: float | None = None,
-        site_cost_full: ArrayLike | float | None = None,
-        site_cost_remote: ArrayLike | float | None = None,
-        coverage_minutes: float | None = None,
-        coverage_matrix: ArrayLike | None = None,
-        coverage: Literal["hard", "soft"] = "hard",
-        coverage_penalty: ArrayLike | float | None = None,
-        required: ArrayLike | None = None,
-        required_remote: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> None:
-        self.cost = as_cost_matrix(cost)
-        n, m = self.cost.shape
-        self.n_demand, self.n_sites = n, m
-        self.w_full = as_weights(w_full, n, name="w_full")
-        self.w_remote = as_weights(w_remote, n, name="w_remote")
-        self.site_ids = as_ids(site_ids, m, name="site_ids")
-        self.demand_ids = as_ids(demand_ids, n, name="demand_ids")
-        self.count_full = _count_range(n_full, name="n_full", m=m)
-        self.count_remote = _count_range(n_remote, name="n_remote", m=m)
-        self.site_cost_full = as_site_values(site_cost_full, m, name="site_cost_full")
-        self.site_cost_remote = as_site_values(site_cost_remote, m, name="site_cost_remote")
+    w_full: ArrayLike
+    w_remote: ArrayLike
+    n_full: Count = None
+    n_remote: Count = None
+    budget_full: float | None = None
+    budget_remote: float | None = None
+    site_cost_full: ArrayLike | float | None = None
+    site_cost_remote: ArrayLike | float | None = None
+    coverage_minutes: float | None = None
+    coverage_matrix: ArrayLike | None = None
+    coverage: Literal["hard", "soft"] = "hard"
+    coverage_penalty: ArrayLike | float | None = None
+    required_remote: ArrayLike | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n, m = self.n_demand, self.n_sites
+        self.w_full = as_weights(self.w_full, n, name="w_full")
+        self.w_remote = as_weights(self.w_remote, n, name="w_remote")
+        self.count_full = _count_range(self.n_full, name="n_full", m=m)
+        self.count_remote = _count_range(self.n_remote, name="n_remote", m=m)
+        given_full, given_remote = self.site_cost_full, self.site_cost_remote
+        self.site_cost_full = as_site_values(given_full, m, name="site_cost_full")
+        self.site_cost_remote = as_site_values(given_remote, m, name="site_cost_remote")
         for label, budget, given in (
-            ("budget_full", budget_full, site_cost_full),
-            ("budget_remote", budget_remote, site_cost_remote),
+            ("budget_full", self.budget_full, given_full),
+            ("budget_remote", self.budget_remote, given_remote),
         ):
             if budget is not None:
                 if given is None:
@@ -157,16 +215,16 @@ class TwoTier(LocationModel):
                     )
                 if not (math.isfinite(budget) and budget >= 0):
                     raise DataError(f"{label} must be finite and >= 0; got {budget}")
-        self.budget_full = math.inf if budget_full is None else float(budget_full)
-        self.budget_remote = math.inf if budget_remote is None else float(budget_remote)
-        if coverage not in ("hard", "soft"):
-            raise DataError(f"coverage must be 'hard' or 'soft'; got {coverage!r}")
-        self.coverage = coverage
-        self.coverage_minutes = None if coverage_minutes is None else float(coverage_minutes)
-        if self.coverage_minutes is not None and not self.coverage_minutes >= 0:
-            raise DataError(f"coverage_minutes must be >= 0; got {coverage_minutes}")
-        if coverage_matrix is not None:
-            self.coverage_matrix = as_cost_matrix(coverage_matrix, name="coverage_matrix")
+        self.budget_full = math.inf if self.budget_full is None else float(self.budget_full)
+        self.budget_remote = math.inf if self.budget_remote is None else float(self.budget_remote)
+        if self.coverage not in ("hard", "soft"):
+            raise DataError(f"coverage must be 'hard' or 'soft'; got {self.coverage!r}")
+        if self.coverage_minutes is not None:
+            self.coverage_minutes = float(self.coverage_minutes)
+            if not self.coverage_minutes >= 0:
+                raise DataError(f"coverage_minutes must be >= 0; got {self.coverage_minutes}")
+        if self.coverage_matrix is not None:
+            self.coverage_matrix = as_cost_matrix(self.coverage_matrix, name="coverage_matrix")
             if self.coverage_matrix.shape != self.cost.shape:
                 raise DataError(
                     f"coverage_matrix has shape {self.coverage_matrix.shape}; "
@@ -174,24 +232,10 @@ class TwoTier(LocationModel):
                 )
         else:
             self.coverage_matrix = self.cost
-        if coverage == "soft" and self.coverage_minutes is not None:
-            if coverage_penalty is None:
-                raise DataError("a soft coverage standard needs coverage_penalty")
-            pen = np.asarray(coverage_penalty, dtype=np.float64)
-            pen = np.full(n, float(pen)) if pen.ndim == 0 else pen.reshape(-1)
-            if pen.shape != (n,) or not np.isfinite(pen).all() or (pen < 0).any():
-                raise DataError(
-                    "coverage_penalty must be a finite scalar >= 0 or one such value per demand row"
-                )
-            self.coverage_penalty = pen
-        else:
-            self.coverage_penalty = np.zeros(n)
-        self.required = resolve_sites(required, m, self.site_ids, name="required")
+        self.coverage_penalty = self._penalty(self.coverage_penalty)
         self.required_remote = resolve_sites(
-            required_remote, m, self.site_ids, name="required_remote"
+            self.required_remote, m, self.site_ids, name="required_remote"
         )
-        self.forbidden = resolve_sites(forbidden, m, self.site_ids, name="forbidden")
-        check_required_forbidden(self.required, self.forbidden, self.site_ids)
         check_required_forbidden(self.required_remote, self.forbidden, self.site_ids)
         both = np.intersect1d(self.required, self.required_remote)
         if both.size:
@@ -199,200 +243,62 @@ class TwoTier(LocationModel):
                 f"{site_names(both, self.site_ids)} are required as both full and remote; "
                 "a site has one tier"
             )
-        self._groups_in = None if origin_groups is None else np.asarray(origin_groups).reshape(-1)
-        if self._groups_in is not None and self._groups_in.shape != (n,):
-            raise DataError(f"origin_groups must have one label per demand row ({n})")
-        allowed = np.ones(m, dtype=bool)
-        allowed[self.forbidden] = False
-        self.allowed_cols = np.nonzero(allowed)[0]
-        self._method = "auto"
         self._cache: dict[str, Any] = {}
 
-    # constructors ------------------------------------------------------------------------
+    def _penalty(self, given: ArrayLike | float | None) -> NDArray[np.float64]:
+        n = self.n_demand
+        if self.coverage != "soft" or self.coverage_minutes is None:
+            return np.zeros(n)
+        if given is None:
+            raise DataError("a soft coverage standard needs coverage_penalty")
+        pen = np.asarray(given, dtype=np.float64)
+        pen = np.full(n, float(pen)) if pen.ndim == 0 else pen.reshape(-1)
+        if pen.shape != (n,) or not np.isfinite(pen).all() or (pen < 0).any():
+            raise DataError(
+                "coverage_penalty must be a finite scalar >= 0 or one such value per demand row"
+            )
+        return pen
+
+    # constructor hooks -------------------------------------------------------------------
 
     @classmethod
-    def from_cost_matrix(
-        cls,
-        cost: ArrayLike,
-        *,
-        w_full: ArrayLike,
-        w_remote: ArrayLike,
-        n_full: Count = None,
-        n_remote: Count = None,
-        budget_full: float | None = None,
-        budget_remote: float | None = None,
-        site_cost_full: ArrayLike | float | None = None,
-        site_cost_remote: ArrayLike | float | None = None,
-        coverage_minutes: float | None = None,
-        coverage_matrix: ArrayLike | None = None,
-        coverage: Literal["hard", "soft"] = "hard",
-        coverage_penalty: ArrayLike | float | None = None,
-        required: ArrayLike | None = None,
-        required_remote: ArrayLike | None = None,
-        forbidden: ArrayLike | None = None,
-        site_ids: Sequence[Any] | None = None,
-        demand_ids: Sequence[Any] | None = None,
-        origin_groups: ArrayLike | None = None,
-    ) -> TwoTier:
-        """Build the model from a demand x site cost matrix.
-
-        Parameters
-        ----------
-        cost
-            ``n_demand x n_sites`` cost per visit: minutes, or money when the
-            objective is an annual cost (``np.inf`` = cannot serve).
-        w_full
-            In-person-only visits per demand row (go to the nearest full point).
-        w_remote
-            Remote-eligible visits per demand row (go to the nearest point of
-            either tier).
-        n_full, n_remote
-            Number of points per tier: an int (exact), a ``(min, max)`` pair,
-            or ``None`` (free).
-        budget_full, budget_remote
-            Optional caps on the summed site costs of a tier.
-        site_cost_full, site_cost_remote
-            Annual cost of running each site as a full / remote point, added to
-            the objective (default 0).
-        coverage_minutes
-            Optional standard ``T``: every demand row with visits should be
-            within ``T`` of some open point, measured on ``coverage_matrix``.
-        coverage_matrix
-            Matrix the standard is measured on (default: ``cost``; pass the
-            minutes here when ``cost`` is money).
-        coverage
-            ``"hard"`` (a constraint) or ``"soft"`` (a penalty per uncovered row).
-        coverage_penalty
-            Soft standard only: penalty per uncovered demand row (scalar or one
-            value per row, e.g. population x money per person).
-        required
-            Sites that must be full points.
-        required_remote
-            Sites that must be remote points.
-        forbidden
-            Sites that cannot be used for either tier.
-        site_ids, demand_ids, origin_groups
-            As in :meth:`optimizer.models.PMedian.from_cost_matrix`.
-
-        Returns
-        -------
-        TwoTier
-        """
-        return cls(
-            cost,
-            w_full=w_full,
-            w_remote=w_remote,
-            n_full=n_full,
-            n_remote=n_remote,
-            budget_full=budget_full,
-            budget_remote=budget_remote,
-            site_cost_full=site_cost_full,
-            site_cost_remote=site_cost_remote,
-            coverage_minutes=coverage_minutes,
-            coverage_matrix=coverage_matrix,
-            coverage=coverage,
-            coverage_penalty=coverage_penalty,
-            required=required,
-            required_remote=required_remote,
-            forbidden=forbidden,
-            site_ids=site_ids,
-            demand_ids=demand_ids,
-            origin_groups=origin_groups,
-        )
-
-    @classmethod
-    def from_travel_times(
-        cls,
-        matrix: TravelTimesLike,
-        *,
-        w_full: ArrayLike,
-        w_remote: ArrayLike,
-        cost_per_minute: float | None = None,
-        visit_cost: ArrayLike | None = None,
-        **options: Any,
-    ) -> TwoTier:
-        """Build the model from a travel-time result.
-
-        The cost per visit is the matrix minutes by default;
-        ``minutes * cost_per_minute`` with ``cost_per_minute``; or
-        ``visit_cost``, a money matrix of the same shape (e.g. value of travel
-        time plus CO2 price x emissions per visit). With either of the last two
-        the coverage standard is still measured on the minutes. Other keyword
-        options are those of :meth:`from_cost_matrix`.
-        """
-        minutes, oids, dids, groups = travel_time_parts(matrix)
+    def _travel_time_cost(cls, parts: TravelTimeParts, params: dict[str, Any]) -> Any:
+        """Cost per visit: the minutes, minutes x ``cost_per_minute``, or ``visit_cost``."""
+        minutes = parts.minutes
+        cost_per_minute = params.pop("cost_per_minute", None)
+        visit_cost = params.pop("visit_cost", None)
         if cost_per_minute is not None and visit_cost is not None:
             raise DataError("give cost_per_minute or visit_cost, not both")
         if cost_per_minute is not None:
             if not (math.isfinite(cost_per_minute) and cost_per_minute > 0):
                 raise DataError(f"cost_per_minute must be finite and > 0; got {cost_per_minute}")
-            options.setdefault("coverage_matrix", minutes)
-            cost = minutes * float(cost_per_minute)
-        elif visit_cost is not None:
+            params.setdefault("coverage_matrix", minutes)
+            return minutes * float(cost_per_minute)
+        if visit_cost is not None:
             cost = as_cost_matrix(visit_cost, name="visit_cost")
             if cost.shape != minutes.shape:
                 raise DataError(
                     f"visit_cost has shape {cost.shape}; it must match matrix.minutes "
                     f"{minutes.shape}"
                 )
-            options.setdefault("coverage_matrix", minutes)
+            params.setdefault("coverage_matrix", minutes)
             # origin_groups stay: group_rows verifies that the money rows of a road node
             # differ by a constant and splits the groups where they do not
-        else:
-            cost = minutes
-        return cls(
-            cost,
-            w_full=w_full,
-            w_remote=w_remote,
-            site_ids=dids,
-            demand_ids=oids,
-            origin_groups=groups,
-            **options,
-        )
+            return cost
+        return minutes
 
     @classmethod
-    def from_region(
-        cls,
-        region: Any,
-        matrix: TravelTimesLike,
-        *,
-        visits_per_capita: float = 1.0,
-        remote_share: float = 0.0,
-        site_cost_full: ArrayLike | float | None = None,
-        **options: Any,
-    ) -> TwoTier:
-        """Build the model for a region bundle.
-
-        Visits per row are ``population * visits_per_capita``, split into
-        remote-eligible (``remote_share``) and in-person-only visits. Sites
-        flagged ``required`` become required full points. ``site_cost_full``
-        may be the string ``"annual_cost"`` to read that column of
-        ``region.sites``. Other options are those of :meth:`from_travel_times`.
-        """
-        if not 0.0 <= remote_share <= 1.0:
-            raise DataError(f"remote_share must be in [0, 1]; got {remote_share}")
-        if not (math.isfinite(visits_per_capita) and visits_per_capita >= 0):
-            raise DataError(f"visits_per_capita must be finite and >= 0; got {visits_per_capita}")
-        _, oids, dids, _ = travel_time_parts(matrix)
-        pop, required = region_weights_and_required(region, oids, dids)
-        if isinstance(site_cost_full, str):
-            site_cost_full = region_site_column(region, dids, site_cost_full)
-            unknown = [d for d, v in zip(dids, site_cost_full, strict=True) if not np.isfinite(v)]
-            if unknown:
-                raise DataError(
-                    f"region {region.name!r}: annual_cost is unknown for sites {unknown[:5]}; "
-                    "fill it in or pass numeric site_cost_full"
-                )
-        extra = list(options.pop("required", None) or [])
-        visits = pop * float(visits_per_capita)
-        return cls.from_travel_times(
-            matrix,
-            w_full=visits * (1.0 - remote_share),
-            w_remote=visits * remote_share,
-            site_cost_full=site_cost_full,
-            required=list(dict.fromkeys(list(required) + extra)),
-            **options,
-        )
+    def _region_demand(cls, population: NDArray[np.float64], params: dict[str, Any]) -> None:
+        """Visits from ``visits_per_capita`` and ``remote_share`` (see the class Notes)."""
+        per_capita = float(params.pop("visits_per_capita", 1.0))
+        share = float(params.pop("remote_share", 0.0))
+        if not 0.0 <= share <= 1.0:
+            raise DataError(f"remote_share must be in [0, 1]; got {share}")
+        if not (math.isfinite(per_capita) and per_capita >= 0):
+            raise DataError(f"visits_per_capita must be finite and >= 0; got {per_capita}")
+        visits = population * per_capita
+        params.setdefault("w_full", visits * (1.0 - share))
+        params.setdefault("w_remote", visits * share)
 
     # checks ------------------------------------------------------------------------------
 
@@ -401,50 +307,82 @@ class TwoTier(LocationModel):
         lo_r, hi_r = self.count_remote
         ma = self.allowed_cols.size
         if self.required.size > hi_f:
-            raise InfeasibleError(
-                f"two-tier: {self.required.size} required full sites but at most {hi_f} full "
-                f"points allowed ({site_names(self.required, self.site_ids)}); raise n_full"
+            raise self._infeasible(
+                f"{self.required.size} required full sites but at most {hi_f} full points "
+                f"allowed ({site_names(self.required, self.site_ids)}); raise n_full",
+                parameter="n_full",
+                sites=self.required,
             )
         if self.required_remote.size > hi_r:
-            raise InfeasibleError(
-                f"two-tier: {self.required_remote.size} required remote sites but at most "
-                f"{hi_r} remote points allowed; raise n_remote"
+            raise self._infeasible(
+                f"{self.required_remote.size} required remote sites but at most {hi_r} "
+                f"remote points allowed ({site_names(self.required_remote, self.site_ids)}); "
+                "raise n_remote",
+                parameter="n_remote",
+                sites=self.required_remote,
             )
         if lo_f + lo_r > ma:
-            raise InfeasibleError(
-                f"two-tier: at least {lo_f} full + {lo_r} remote points needed but only {ma} "
-                "sites are not forbidden"
+            raise self._infeasible(
+                f"at least {lo_f} full + {lo_r} remote points needed but only {ma} sites are "
+                "not forbidden",
+                parameter="n_full" if lo_f > ma or lo_r == 0 else "n_remote",
+                sites=self.forbidden,
             )
-        for label, costs, req, budget in (
-            ("full", self.site_cost_full, self.required, self.budget_full),
-            ("remote", self.site_cost_remote, self.required_remote, self.budget_remote),
-        ):
-            if float(costs[req].sum()) > budget + 1e-9:
-                raise InfeasibleError(
-                    f"two-tier: the required {label} sites cost {costs[req].sum():g}, above "
-                    f"budget_{label} = {budget:g}"
-                )
         if (self.w_full > 0).any() and hi_f < 1:
-            raise InfeasibleError(
-                "two-tier: there are in-person visits (w_full > 0) but n_full allows no full point"
+            raise self._infeasible(
+                "there are in-person visits (w_full > 0) but n_full allows no full point",
+                parameter="n_full",
             )
-        cols = self.allowed_cols
-        reach = np.isfinite(self.cost[:, cols]).any(axis=1)
-        bad = np.nonzero(((self.w_full > 0) | (self.w_remote > 0)) & ~reach)[0]
-        if bad.size:
-            raise InfeasibleError(
-                f"two-tier: {demand_names(bad, self.demand_ids)} cannot reach any allowed site; "
-                "drop these rows, give them zero visits, or allow a site they can reach"
-            )
+        self._check_budgets()
+        self._check_reachable((self.w_full > 0) | (self.w_remote > 0))
         if self.coverage_minutes is not None and self.coverage == "hard":
             rows = self._coverage_rows()
+            cols = self.allowed_cols
             cov = (self.coverage_matrix[np.ix_(rows, cols)] <= self.coverage_minutes).any(axis=1)
             bad = rows[~cov]
             if bad.size:
-                raise InfeasibleError(
-                    f"two-tier: {demand_names(bad, self.demand_ids)} have no allowed site within "
-                    f"the coverage standard of {self.coverage_minutes:g} minutes; relax the "
-                    "standard, make it soft, or add a site that covers them"
+                raise self._infeasible(
+                    f"{demand_names(bad, self.demand_ids)} have no allowed site within the "
+                    f"coverage standard of {self.coverage_minutes:g} minutes; relax the "
+                    "standard, make it soft, or add a site that covers them",
+                    parameter="coverage_minutes",
+                    rows=bad,
+                )
+
+    def _check_budgets(self) -> None:
+        """Check that the required sites, and the cheapest that meet each minimum count, fit."""
+        free = np.ones(self.n_sites, dtype=bool)
+        free[self.forbidden] = False
+        free[self.required] = False
+        free[self.required_remote] = False
+        for label, costs, req, budget, (lo, _) in (
+            ("full", self.site_cost_full, self.required, self.budget_full, self.count_full),
+            (
+                "remote",
+                self.site_cost_remote,
+                self.required_remote,
+                self.budget_remote,
+                self.count_remote,
+            ),
+        ):
+            if not math.isfinite(budget):
+                continue
+            spent = float(costs[req].sum())
+            if spent > budget + 1e-9:
+                raise self._infeasible(
+                    f"the required {label} sites cost {spent:g}, above budget_{label} = "
+                    f"{budget:g} ({site_names(req, self.site_ids)})",
+                    parameter=f"budget_{label}",
+                    sites=req,
+                )
+            more = max(lo - req.size, 0)
+            cheapest = np.sort(costs[free])[:more]
+            if more and spent + float(cheapest.sum()) > budget + 1e-9 * max(1.0, budget):
+                raise self._infeasible(
+                    f"the cheapest {lo} {label} points (n_{label} needs at least {lo}) cost "
+                    f"{spent + float(cheapest.sum()):g}, above budget_{label} = {budget:g}; "
+                    f"raise budget_{label} or lower the minimum of n_{label}",
+                    parameter=f"budget_{label}",
                 )
 
     def _coverage_rows(self) -> NDArray[np.int64]:
@@ -457,7 +395,7 @@ class TwoTier(LocationModel):
     ) -> tuple[RowGroups, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
         if "rows" not in self._cache:
             ca = self.cost[:, self.allowed_cols]
-            rg = group_rows(ca, self._groups_in)
+            rg = group_rows(ca, self.origin_groups)
             wf = rg.sum_weights(self.w_full)
             wr = rg.sum_weights(self.w_remote)
             const = float(((self.w_full + self.w_remote) * rg.offset).sum())
@@ -618,7 +556,7 @@ class TwoTier(LocationModel):
         )
 
     def _solve(self, ctx: SolveContext) -> Outcome:
-        return solve_distance(self._problem(), ctx, method=self._method)
+        return solve_distance(self._problem(), ctx)
 
     def _full_milp(self) -> Milp:
         milp, _ = compact_milp(self._problem())

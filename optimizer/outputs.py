@@ -1,0 +1,493 @@
+"""A run's outputs: one folder per region and scenario, written as one unit.
+
+:func:`write_outputs` writes ``OUT/<region>-<scenario>/``::
+
+    summary.json    schema version, tool version, time of the run, input hashes,
+                    units table, data quality, the scenario's and the baseline's
+                    figures and their difference (rounded to meaningful precision)
+    results.gpkg    layers ``cells`` (per-cell minutes and change against the
+                    baseline), ``sites`` (roles and loads), ``catchments`` (one
+                    area per serving site) and ``boundary``; each layer carries
+                    a description in the file's metadata
+    map.html        the Folium map (works offline but for basemap tiles)
+
+The files are staged in a hidden folder and moved into place together
+(:func:`optimizer._io.atomic_dir`), under a lock on ``OUT``
+(:func:`optimizer._io.folder_lock`), so the folder always holds a complete
+set and two runs never mix their files.
+
+The flat tables all use one column specification, :data:`optimizer.estimates.FIGURES`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optimizer._io import atomic_dir, folder_lock, inside, tree_sha256, writable_folder
+from optimizer._json import jsonable
+from optimizer.errors import OutputError
+from optimizer.estimates import units_table
+from optimizer.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from optimizer.scenario import PlanResult, ScenarioResult
+
+__all__ = [
+    "CELLS_LAYER",
+    "SCHEMA_VERSION",
+    "SITES_LAYER",
+    "OutputPaths",
+    "cells_frame",
+    "result_map",
+    "sites_frame",
+    "summary_of",
+    "write_outputs",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the layout of ``summary.json``; raised when a field changes meaning.
+SCHEMA_VERSION = 2
+#: Layers of ``results.gpkg``.
+CELLS_LAYER, SITES_LAYER, CATCHMENTS_LAYER, BOUNDARY_LAYER = (
+    "cells",
+    "sites",
+    "catchments",
+    "boundary",
+)
+_LAYER_DESCRIPTIONS = {
+    CELLS_LAYER: (
+        "Population grid cells: residents, walk-in visits per year, the site serving the "
+        "cell's in-person-only visits (full_site_id) and its remote-eligible visits "
+        "(any_site_id), one-way minutes to the nearest full point and to the nearest point of "
+        "any kind, the same for the baseline, and the change (scenario minus baseline, "
+        "minutes). far = farther than the snap threshold from the roads (unreachable)."
+    ),
+    SITES_LAYER: (
+        "Candidate sites: role in the scenario and in the baseline (full, remote, unused), "
+        "visits per year handled, residents served and their mean one-way minutes."
+    ),
+    CATCHMENTS_LAYER: "Catchment of each open site: the cells whose visits it serves.",
+    BOUNDARY_LAYER: "The region's outline.",
+}
+#: Units of the estimate fields in ``summary.json`` (by field name).
+_FIELD_UNITS = {
+    "n_full": "count",
+    "n_remote": "count",
+    "residents": "residents",
+    "unreachable_residents": "residents",
+    "visits_per_year": "visits/yr",
+    "unserved_visits": "visits/yr",
+    "visits": "visits/yr",
+    "visits_in_person_only": "visits/yr",
+    "visits_remote_eligible": "visits/yr",
+    "residents_served": "residents",
+    "mean_minutes": "min (one-way)",
+    "p50_minutes": "min (one-way)",
+    "p90_minutes": "min (one-way)",
+    "p99_minutes": "min (one-way)",
+    "share_within_30": "share of residents (0-1)",
+    "share_within_60": "share of residents (0-1)",
+    "share_within_90": "share of residents (0-1)",
+    "person_km": "person-km/yr",
+    "vehicle_km": "vehicle-km/yr",
+    "person_hours": "h/yr",
+    "t_co2": "t CO2/yr",
+    "sites_eur": "EUR/yr",
+    "travel_time_eur": "EUR/yr",
+    "co2_eur": "EUR/yr",
+    "total_eur": "EUR/yr",
+    "far_residents": "residents",
+    "road_coverage_share": "share of residents (0-1)",
+    "snap_threshold_m": "m",
+}
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Files written by :func:`write_outputs`."""
+
+    folder: Path
+    summary: Path
+    results: Path
+    map: Path
+
+
+# --------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------
+
+
+def _labels(ids: tuple[str, ...], index: NDArray[np.int64]) -> NDArray[Any]:
+    labels = np.asarray(ids, dtype=object)
+    return np.where(index >= 0, labels[np.clip(index, 0, None)], None)
+
+
+def _change(now: NDArray[np.float64], before: NDArray[np.float64]) -> NDArray[np.float64]:
+    with np.errstate(invalid="ignore"):
+        change = now - before
+    return np.where(np.isfinite(now) & np.isfinite(before), change, np.nan)
+
+
+def cells_frame(result: ScenarioResult) -> gpd.GeoDataFrame:
+    """Per-cell results of a run (the ``cells`` layer of ``results.gpkg``).
+
+    Columns: ``population``, ``municipality`` (if known), ``visits_in_person_only``,
+    ``visits_remote_eligible``, ``full_site_id``, ``nearest_full_minutes``,
+    ``full_km``, ``any_site_id``, ``nearest_any_minutes``, ``any_km``,
+    ``baseline_full_minutes``, ``baseline_any_minutes``, ``change_full_minutes``,
+    ``change_any_minutes``, ``far`` and ``snap_m``. Minutes are one-way, ``inf``
+    when unreachable (``null`` in the GeoPackage); changes are scenario minus
+    baseline (``NaN`` where either is unreachable).
+    """
+    import geopandas as gpd
+
+    problem, a, b = result.problem, result.assignment, result.baseline_assignment
+    grid = result.region.population
+    keep = [c for c in ("municipality", "population") if c in grid.columns]
+    cells = gpd.GeoDataFrame(grid[keep].copy(), geometry=grid.geometry, crs=grid.crs)
+    ids = problem.site_ids
+    cells["visits_in_person_only"] = problem.visits.in_person_only
+    cells["visits_remote_eligible"] = problem.visits.remote_eligible
+    cells["full_site_id"] = _labels(ids, a.full_site)
+    cells["nearest_full_minutes"] = a.nearest_full_minutes
+    cells["full_km"] = a.full_km
+    cells["any_site_id"] = _labels(ids, a.any_site)
+    cells["nearest_any_minutes"] = a.nearest_any_minutes
+    cells["any_km"] = a.any_km
+    cells["baseline_full_minutes"] = b.nearest_full_minutes
+    cells["baseline_any_minutes"] = b.nearest_any_minutes
+    cells["change_full_minutes"] = _change(a.nearest_full_minutes, b.nearest_full_minutes)
+    cells["change_any_minutes"] = _change(a.nearest_any_minutes, b.nearest_any_minutes)
+    cells["far"] = problem.far
+    cells["snap_m"] = problem.travel_times.origin_snap["snap_m"].to_numpy()
+    return cells
+
+
+def sites_frame(result: ScenarioResult) -> gpd.GeoDataFrame:
+    """Candidate sites with their role now and in the baseline, and their load."""
+    import geopandas as gpd
+
+    problem, choice = result.problem, result.choice
+    src = result.region.sites
+    keep = [c for c in ("name", "municipality", "kind", "required") if c in src.columns]
+    sites = gpd.GeoDataFrame(src[keep].copy(), geometry=src.geometry, crs=src.crs)
+    n = len(problem.site_ids)
+    for column, full, remote in (
+        ("role", choice.full, choice.remote),
+        ("baseline_role", problem.baseline_full, problem.baseline_remote),
+    ):
+        role = np.full(n, "unused", dtype=object)
+        role[list(full)] = "full"
+        role[list(remote)] = "remote"
+        sites[column] = role
+    loads = {s.site_id: s for s in result.estimate.sites}
+    for column in (
+        "visits",
+        "visits_in_person_only",
+        "visits_remote_eligible",
+        "residents_served",
+        "mean_minutes",
+    ):
+        sites[column] = [
+            getattr(loads[i], column) if i in loads else np.nan for i in problem.site_ids
+        ]
+    return sites
+
+
+# --------------------------------------------------------------------------------------
+# summary.json
+# --------------------------------------------------------------------------------------
+
+
+def _round(value: Any) -> Any:
+    """Round numbers to meaningful precision: shares 4 decimals, small values 2, large 0."""
+    if isinstance(value, Mapping):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    if isinstance(value, float) and math.isfinite(value):
+        magnitude = abs(value)
+        return round(value, 4 if magnitude < 1 else 2 if magnitude < 1000 else 0)
+    return value
+
+
+def _scenario_sha256(result: ScenarioResult) -> str:
+    path = result.scenario.path
+    if path is not None and path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    text = json.dumps(result.scenario.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("service-network-optimizer")
+    except PackageNotFoundError:  # pragma: no cover - a bare checkout
+        return "0.0.0"
+
+
+def summary_of(result: ScenarioResult) -> dict[str, Any]:
+    """Return what ``summary.json`` holds: JSON-ready, rounded, with units and provenance."""
+    region, scenario, choice = result.region, result.scenario, result.choice
+    synthetic = sorted(k for k, v in region.meta.synthetic.items() if v)
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "service-network-optimizer", "version": _package_version()},
+        "run": {
+            "started": result.started.isoformat(timespec="seconds"),
+            "seconds": dict(result.seconds),
+        },
+        "inputs": {
+            "bundle": str(region.path) if region.path else None,
+            "bundle_sha256": tree_sha256(region.path) if region.path else None,
+            "scenario_file": str(scenario.path) if scenario.path else None,
+            "scenario_sha256": _scenario_sha256(result),
+        },
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "file": str(scenario.path) if scenario.path else None,
+            "model": scenario.network.model,
+            "objective": scenario.network.objective,
+        },
+        "region": {
+            "slug": region.slug,
+            "name": region.name,
+            "code": region.code,
+            "year": region.year,
+            "cells": len(region.population),
+            "candidate_sites": len(region.sites),
+            "synthetic_layers": synthetic,
+        },
+        "solution": {
+            "model": getattr(choice.solution, "model", scenario.network.model),
+            "solver": getattr(choice.solution, "solver", None),
+            "status": choice.status,
+            "objective": choice.objective,
+            "bound": choice.bound,
+            "gap": choice.gap,
+            "seconds": choice.seconds,
+        },
+        "data_quality": result.quality.to_dict(),
+        "units": {"fields": dict(_FIELD_UNITS), "figures": units_table()},
+        "assumptions": scenario.assumptions(),
+        "visits_per_agency": dict(result.problem.visits.per_agency),
+        "scenario_network": result.estimate.to_dict(),
+        "baseline_network": {
+            "description": scenario.baseline.description,
+            **result.baseline.to_dict(),
+        },
+        "difference": result.difference.to_dict(),
+        "plans": [_plan_summary(result, plan) for plan in result.plans],
+    }
+    return _round(jsonable(summary))
+
+
+def _plan_summary(result: ScenarioResult, plan: PlanResult) -> dict[str, Any]:
+    ids = result.problem.site_ids
+    return {
+        "name": plan.name,
+        "description": plan.plan.description,
+        "full_sites": [ids[k] for k in plan.plan.full],
+        "remote_sites": [ids[k] for k in plan.plan.remote],
+        "desks": {a: [ids[k] for k in ks] for a, ks in plan.plan.desks.items()},
+        "network": plan.estimate.to_dict(),
+        "difference": plan.difference.to_dict(),
+    }
+
+
+# --------------------------------------------------------------------------------------
+# The map
+# --------------------------------------------------------------------------------------
+
+
+def result_map(
+    result: ScenarioResult, *, m: Any = None, lang: str = "en", tiles: str | None = "OpenStreetMap"
+) -> Any:
+    """Draw a run on a Folium map with :func:`optimizer.maps.map_solution`."""
+    from optimizer.maps import map_solution
+
+    e, d = result.estimate, result.difference
+    headline = {
+        "Full / remote points": f"{e.n_full} / {e.n_remote}",
+        "Mean time to nearest point": f"{e.to_any.mean_minutes:.1f} min "
+        f"({d.to_any.mean_minutes:+.1f} vs baseline)",
+        "Mean time to nearest full point": f"{e.to_full.mean_minutes:.1f} min "
+        f"({d.to_full.mean_minutes:+.1f} vs baseline)",
+        "Residents within 60 min": f"{100 * e.to_any.share_within_60:.1f} %",
+        "CO2 from trips": f"{e.travel.t_co2:,.0f} t/a ({d.travel.t_co2:+,.0f})",
+        "Annual cost": f"{e.costs.total_eur / 1e6:,.2f} M€ ({d.costs.total_eur / 1e6:+,.2f})",
+    }
+    return map_solution(
+        result.cells,
+        result.sites,
+        m=m,
+        title=f"{result.region.name}: {result.scenario.name}",
+        headline=headline,
+        minutes_column="nearest_any_minutes",
+        assignment_column="any_site_id",
+        tiles=tiles,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _for_gpkg(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = gdf.copy()
+    for column in out.columns:
+        if column != out.geometry.name and out[column].dtype.kind == "f":
+            out[column] = out[column].where(np.isfinite(out[column]))  # unreachable -> null
+    return out.reset_index()
+
+
+def _catchments(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import shapely
+
+    served = cells[cells["any_site_id"].notna()]
+    groups = served.groupby("any_site_id").indices
+    names = sorted(groups)
+    geoms = [shapely.coverage_union_all(served.geometry.values[groups[k]]) for k in names]
+    frame = gpd.GeoDataFrame({"site_id": names}, geometry=geoms, crs=cells.crs)
+    frame["residents"] = [float(served["population"].iloc[groups[k]].sum()) for k in names]
+    return frame
+
+
+def _boundary(result: ScenarioResult) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import shapely
+
+    region = result.region
+    if region.boundary is not None:
+        outline = region.boundary.to_crs(region.population.crs).geometry.union_all()
+    else:
+        outline = shapely.coverage_union_all(region.population.geometry.values)
+    return gpd.GeoDataFrame(
+        {"name": [region.name], "code": [region.code]},
+        geometry=[outline],
+        crs=region.population.crs,
+    )
+
+
+def _write_layer(frame: gpd.GeoDataFrame, path: Path, layer: str, *, append: bool) -> None:
+    import pyogrio
+
+    try:
+        pyogrio.write_dataframe(
+            frame,
+            path,
+            layer=layer,
+            driver="GPKG",
+            append=append,
+            layer_options={"DESCRIPTION": _LAYER_DESCRIPTIONS[layer]},
+        )
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise OutputError(f"cannot write layer {layer!r} of {path.name}: {exc}") from exc
+
+
+def _map_assets(settings: Settings) -> Literal["inline", "cdn"]:
+    vendor = settings.data_dir / "vendor"
+    if (vendor / "leaflet.js").is_file():
+        return "inline"
+    logger.warning("no local Leaflet copy in %s: the map will load Leaflet from a CDN", vendor)
+    return "cdn"
+
+
+def write_outputs(
+    result: ScenarioResult,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    assets: Literal["auto", "cdn", "inline"] = "auto",
+    lang: str = "en",
+    lock: bool = True,
+    name: str | None = None,
+    on_staged: Callable[[Path], None] | None = None,
+    settings: Settings | None = None,
+) -> OutputPaths:
+    """Write a run's ``summary.json``, ``results.gpkg`` and ``map.html`` as one unit.
+
+    Parameters
+    ----------
+    result
+        The result of :func:`optimizer.scenario.run_scenario`.
+    out_dir
+        The output folder ``OUT``; the files go to ``OUT/<region>-<scenario>/``.
+        Default: ``settings.output_dir``.
+    assets
+        Map assets (see :func:`optimizer.maps.map_html`): ``"inline"`` embeds
+        Leaflet so the map opens offline, ``"cdn"`` links folium's CDNs,
+        ``"auto"`` inlines when the local copy exists.
+    lang
+        Language of the map's labels: ``"en"``, ``"fi"`` or ``"sv"``.
+    lock
+        Hold the lock of ``OUT`` while writing (a batch that already holds it
+        passes ``False``).
+    name
+        Name of the run's folder inside ``OUT`` (default ``<region>-<scenario>``);
+        it must be a safe name.
+    on_staged
+        Called with the staging folder once every output is in it, before the
+        set is moved into place (a batch adds its manifest there).
+    settings
+        Environment defaults.
+
+    Returns
+    -------
+    OutputPaths
+        The run's folder and files.
+
+    Raises
+    ------
+    OutputLockedError
+        If another run or batch is writing to ``OUT``.
+    OutputError
+        If the folder cannot be created or written; the previous complete set
+        of outputs, if any, is left as it was.
+    """
+    from optimizer.maps import map_html
+
+    settings = settings or get_settings()
+    root = writable_folder(Path(out_dir) if out_dir is not None else settings.output_dir)
+    target = inside(root, name or result.name)
+    chosen = _map_assets(settings) if assets == "auto" else assets
+    summary_text = json.dumps(summary_of(result), indent=2, ensure_ascii=False, allow_nan=False)
+    page = map_html(result.map(lang=lang), assets=chosen, settings=settings)
+    cells = result.cells
+    guard = folder_lock(root) if lock else contextlib.nullcontext(root)
+    with guard, atomic_dir(target, overwrite=True) as stage:
+        (stage / "summary.json").write_text(summary_text + "\n", encoding="utf-8")
+        gpkg = stage / "results.gpkg"
+        _write_layer(_for_gpkg(cells), gpkg, CELLS_LAYER, append=False)
+        _write_layer(_for_gpkg(result.sites), gpkg, SITES_LAYER, append=True)
+        _write_layer(_catchments(cells), gpkg, CATCHMENTS_LAYER, append=True)
+        _write_layer(_boundary(result), gpkg, BOUNDARY_LAYER, append=True)
+        (stage / "map.html").write_text(page, encoding="utf-8")
+        if on_staged is not None:
+            on_staged(stage)
+    logger.info("wrote %s", target)
+    return OutputPaths(
+        folder=target,
+        summary=target / "summary.json",
+        results=target / "results.gpkg",
+        map=target / "map.html",
+    )
