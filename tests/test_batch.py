@@ -1,8 +1,9 @@
 """Batch runs on Dask over a few synthetic regions of the offline national set.
 
 Three small mainland regions are generated from the real national tables packaged
-in ``data/finland`` (Kainuu 18, Keski-Pohjanmaa 16, Etelä-Karjala 09). The first batch runs on its own LocalCluster of two workers with one region broken;
-the later batches run on a shared two-worker LocalCluster given by address.
+in ``data/finland`` (Kainuu 18, Keski-Pohjanmaa 16, Etelä-Karjala 09). The first
+batch runs on its own LocalCluster of two workers with one region broken; the
+later batches run on a shared two-worker LocalCluster given by address.
 """
 
 from __future__ import annotations
