@@ -85,7 +85,11 @@ def test_demo_population_lies_in_real_municipal_boundaries(demo_region):
         joined.groupby("municipality")["population"].sum()
     )
     assert set(share.index) == set(real["kunta"])
-    assert (share >= 0.80).all(), share[share < 0.80].to_dict()
+    # cells are placed inside the real boundaries: every resident is in their municipality
+    assert (share == 1.0).all(), share[share < 1.0].to_dict()
+    outline = demo_region.boundary.geometry.union_all()
+    assert outline.equals_exact(real.geometry.union_all(), tolerance=1.0)
+    assert not demo_region.meta.synthetic["boundary"]
 
 
 def test_demo_population_equals_real_2022_totals(demo_region):

@@ -373,6 +373,7 @@ def write_synthetic_bundle(
                 "facts": "Statistics Finland, THL Sotkanet and National Land Survey data, "
                 "CC BY 4.0",
                 "generated layers": "same licence as the optimizer repository",
+                **({"boundary": "CC BY 4.0, Statistics Finland"} if real_outline else {}),
             },
             synthetic={
                 "population": True,
