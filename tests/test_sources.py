@@ -905,6 +905,35 @@ class TestFetchRegion:
         )
         assert (path / "region.toml").exists()
 
+    def test_own_sites_are_added_to_the_central_localities(self, tmp_path, settings):
+        # an own site in WGS84 at the centre of a recorded Kotka cell
+        cells = recorded("vaki2022_1km_kymenlaakso.json")[1]
+        kotka = next(
+            f["properties"]
+            for f in json.loads(cells)["features"]
+            if f["properties"]["kunta"] == "285"
+        )
+        centre = shapely.Point(kotka["xkoord"] + 500, kotka["ykoord"] + 500)
+        own = gpd.GeoDataFrame(
+            {"site_id": ["own-1"], "name": ["Kotka library"], "required": ["yes"]},
+            geometry=[centre],
+            crs=3067,
+        ).to_crs(4326)
+        own.to_file(tmp_path / "own.gpkg")
+        path = fetch_region(
+            "08",
+            out_dir=tmp_path / "k",
+            session=session_with(RecordedWFS(kymenlaakso_routes())),
+            settings=settings,
+            roads_file=TEST_PBF,
+            sites_file=tmp_path / "own.gpkg",
+        )
+        sites = gpd.read_file(path / "sites.gpkg").set_index("site_id")
+        assert len(sites) == 7 and sites.loc["own-1", "name"] == "Kotka library"
+        assert bool(sites.loc["own-1", "required"]) is True
+        assert sites.loc["own-1", "geometry"].distance(centre) < 0.01
+        assert "own.gpkg" in tomllib.loads((path / "region.toml").read_text())["sources"]["sites"]
+
     def test_offline_fails_fast_naming_the_endpoint(self, tmp_path, settings):
         adapter = OfflineAdapter()
         out = tmp_path / "regions" / "pohjois-karjala"
