@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["jsonable"]
+__all__ = ["Record", "jsonable"]
 
 
 def jsonable(value: Any, *, digits: int | None = None) -> Any:
@@ -41,3 +41,15 @@ def jsonable(value: Any, *, digits: int | None = None) -> Any:
         if digits is not None and value != 0:
             return float(f"{value:.{digits}g}")
     return value
+
+
+class Record:
+    """Mixin for the dataclass records of results: ``to_dict()`` gives their JSON form."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict (NaN and inf become ``None``)."""
+        out = jsonable(self)
+        assert isinstance(out, dict)
+        return out

@@ -404,16 +404,8 @@ def resolve_region(
 
 
 def _validated_roads(roads: network.RoadNetwork, *, source: str) -> network.RoadNetwork:
-    """Validate roads with :func:`optimizer.network.validate_roads`.
-
-    Transitional: while ``validate_roads`` takes a networkx graph (its
-    annotation names no ``RoadNetwork``), the arrays are converted for it.
-    """
-    annotation = str(network.validate_roads.__annotations__.get("graph", ""))
-    if "RoadNetwork" in annotation:
-        return network.as_road_network(network.validate_roads(roads, source=source))
-    network.validate_roads(roads.to_networkx(), source=source)
-    return roads
+    """Validate roads against the one road contract (:func:`optimizer.network.validated_network`)."""
+    return network.validated_network(roads, source=source)
 
 
 def _roads_to_crs(roads: network.RoadNetwork, crs: str, *, source: str) -> network.RoadNetwork:

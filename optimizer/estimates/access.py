@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer._json import jsonable
+from optimizer._json import Record
 from optimizer.errors import DataError
 from optimizer.estimates._arrays import as_matrix, as_vector
 
@@ -196,7 +195,7 @@ def weighted_percentile(values: ArrayLike, weights: ArrayLike, q: float) -> floa
 
 
 @dataclass(frozen=True)
-class AccessStats:
+class AccessStats(Record):
     """Population-weighted one-way travel time to the nearest point (of a tier).
 
     ``mean_minutes`` and the percentiles cover reachable residents; the shares
@@ -212,10 +211,6 @@ class AccessStats:
     share_within_30: float
     share_within_60: float
     share_within_90: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict (NaN becomes ``None``)."""
-        return jsonable(self)
 
 
 def access_stats(minutes: ArrayLike, population: ArrayLike) -> AccessStats:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer._json import jsonable
+from optimizer._json import Record
 from optimizer.errors import DataError
 from optimizer.estimates._arrays import as_vector
 from optimizer.estimates.access import AccessStats, CellAssignment, access_stats, assign_cells
@@ -28,7 +28,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class SiteLoad:
+class SiteLoad(Record):
     """Load of one open site.
 
     Attributes
@@ -55,13 +55,9 @@ class SiteLoad:
     residents_served: float
     mean_minutes: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict (NaN becomes ``None``)."""
-        return jsonable(self)
-
 
 @dataclass(frozen=True)
-class AnnualCosts:
+class AnnualCosts(Record):
     """Annual costs in €: sites, value of travel time, CO2, and their total."""
 
     sites_eur: float
@@ -69,13 +65,9 @@ class AnnualCosts:
     co2_eur: float
     total_eur: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict."""
-        return jsonable(self)
-
 
 @dataclass(frozen=True)
-class NetworkEstimate:
+class NetworkEstimate(Record):
     """Everything :func:`estimate_network` reports about one network.
 
     Attributes
@@ -106,10 +98,6 @@ class NetworkEstimate:
     travel: TravelVolume
     costs: AnnualCosts
     sites: tuple[SiteLoad, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict for ``summary.json`` (NaN/inf become ``None``)."""
-        return jsonable(self)
 
 
 def estimate_network(
@@ -254,7 +242,7 @@ def estimate_network(
 
 
 @dataclass(frozen=True)
-class EstimateDifference:
+class EstimateDifference(Record):
     """Scenario minus baseline, field by field (same meaning, in differences)."""
 
     n_full: int
@@ -266,10 +254,6 @@ class EstimateDifference:
     to_any: AccessStats
     travel: TravelVolume
     costs: AnnualCosts
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict (NaN becomes ``None``)."""
-        return jsonable(self)
 
 
 def _minus(a: Any, b: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer._json import jsonable
+from optimizer._json import Record
 from optimizer.errors import DataError
 from optimizer.estimates._arrays import as_matrix
 
@@ -248,7 +248,7 @@ class ModeVolume:
 
 
 @dataclass(frozen=True)
-class TravelVolume:
+class TravelVolume(Record):
     """Travel caused by the visits in a year.
 
     ``person_km`` and ``t_co2`` are sums over the modes in ``by_mode``;
@@ -284,10 +284,6 @@ class TravelVolume:
     def t_co2_bus(self) -> float:
         """Tonnes of CO2 from buses."""
         return self._mode("bus").t_co2
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict."""
-        return jsonable(self)
 
 
 def travel_volume(person_km: float, person_hours: float, travel: TravelParameters) -> TravelVolume:

@@ -54,7 +54,14 @@ if TYPE_CHECKING:
 from optimizer.scenario.problem import PlanSites, Problem, Progress, prepare, report_step
 from optimizer.scenario.solve import Choice, solve_network
 
-__all__ = ["PlanResult", "ScenarioResult", "evaluate", "evaluate_plans", "run_scenario"]
+__all__ = [
+    "PlanResult",
+    "ScenarioResult",
+    "evaluate",
+    "evaluate_choice",
+    "evaluate_plans",
+    "run_scenario",
+]
 
 # --------------------------------------------------------------------------------------
 # Estimating
@@ -110,6 +117,17 @@ def evaluate(
         n_sites=len(problem.site_ids),
     )
     return a, estimate
+
+
+def evaluate_choice(problem: Problem, choice: Choice) -> tuple[CellAssignment, NetworkEstimate]:
+    """:func:`evaluate` the network a model chose, with the model's own assignment."""
+    return evaluate(
+        problem,
+        choice.full,
+        choice.remote,
+        assign_full=choice.assign_full,
+        assign_any=choice.assign_any,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,13 +323,7 @@ def run_scenario(
     choice = solve_network(problem, settings=settings)
     report_step(progress, "estimating")
     start = time.perf_counter()
-    assignment, estimate = evaluate(
-        problem,
-        choice.full,
-        choice.remote,
-        assign_full=choice.assign_full,
-        assign_any=choice.assign_any,
-    )
+    assignment, estimate = evaluate_choice(problem, choice)
     base_assignment, baseline = evaluate(problem, problem.baseline_full, problem.baseline_remote)
     plans = evaluate_plans(problem, baseline)
     quality = data_quality(

@@ -18,7 +18,7 @@ from optimizer._io import atomic_path, writable_folder
 from optimizer.errors import InfeasibleError
 from optimizer.estimates import FIGURES, NetworkEstimate, figure_values
 from optimizer.scenario.problem import Problem, Progress, prepare
-from optimizer.scenario.run import evaluate
+from optimizer.scenario.run import evaluate, evaluate_choice
 from optimizer.scenario.schema import Scenario
 from optimizer.scenario.solve import solve_network
 from optimizer.settings import Settings, get_settings
@@ -124,13 +124,7 @@ def _grid_row(problem: Problem, nf: int, nr: int, settings: Settings) -> dict[st
         )
     except InfeasibleError:
         return {**row, "status": "infeasible"}
-    _, estimate = evaluate(
-        problem,
-        choice.full,
-        choice.remote,
-        assign_full=choice.assign_full,
-        assign_any=choice.assign_any,
-    )
+    _, estimate = evaluate_choice(problem, choice)
     return {
         **row,
         "status": choice.status,

@@ -5,6 +5,8 @@ module                                      what
 ==========================================  ===========================================
 :mod:`optimizer.sources.wfs`                Statistics Finland's WFS: population grid,
                                             municipality and region boundaries
+:mod:`optimizer.sources.osm`                OpenStreetMap roads: Overpass (OSMnx),
+                                            ``.osm.pbf`` (pyrosm) and GraphML readers
 :mod:`optimizer.sources.fetch`              :func:`fetch_region`: a real bundle for a
                                             mainland region from the online sources
 :mod:`optimizer.sources.files`              :func:`bundle_from_files`: a bundle from

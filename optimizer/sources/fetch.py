@@ -32,6 +32,7 @@ from pyproj import CRS
 
 from optimizer import finland
 from optimizer import network as _network
+from optimizer.sources import osm as _osm
 from optimizer._files import read_csv
 from optimizer._sites import read_sites
 from optimizer.errors import DataError, OutputError
@@ -323,7 +324,7 @@ def fetch_region(
                 advance(f"{info.name_fi}: checking OpenStreetMap")
                 import osmnx as ox
 
-                _network._check_overpass(session, ox.settings.overpass_url, settings)
+                _osm.check_overpass(session, ox.settings.overpass_url, settings=settings)
             else:
                 advance(f"{info.name_fi}: roads from {Path(roads_file).name}")
             advance(f"{info.name_fi}: population grid {year}")
@@ -333,7 +334,7 @@ def fetch_region(
             advance(f"{info.name_fi}: road network")
             area = shapely.union_all(boundaries.geometry.to_numpy()).buffer(ROAD_BUFFER_M)
             if roads_file is None:
-                roads = _network.network_from_polygon(
+                roads = _osm.network_from_polygon(
                     area, crs="EPSG:3067", settings=settings, session=session
                 )
                 roads_source = (
@@ -342,7 +343,7 @@ def fetch_region(
                     f"{ROAD_BUFFER_M / 1000:g} km"
                 )
             else:
-                roads = _network.network_from_file(roads_file, bounding_box=area)
+                roads = _osm.network_from_file(roads_file, bounding_box=area)
                 if not all("travel_time" in d for _, _, d in roads.edges(data=True)):
                     _network.add_travel_times(roads)
                 roads_source = f"OpenStreetMap data from the local file {Path(roads_file).name}"

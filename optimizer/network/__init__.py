@@ -1,0 +1,118 @@
+"""Road networks: the in-memory road model, speeds, validation and GeoPackage files.
+
+The package keeps roads as a :class:`RoadNetwork`: flat arrays of node ids and
+coordinates and of edge end points, lengths (m) and travel times (s), plus
+per-edge columns such as ``highway`` and ``speed_kph``. A networkx graph in
+OSMnx conventions (``G.graph["crs"]``, node ``x``/``y``, edge ``length`` and
+``travel_time``) converts both ways (:meth:`RoadNetwork.from_networkx`,
+:meth:`RoadNetwork.to_networkx`).
+
+Where things are
+----------------
+- :func:`read_roads` and :func:`write_roads`: GeoPackage files (layers
+  ``nodes`` and ``edges``, OSMnx's layout) read and written with pyogrio,
+  straight to and from arrays (no OSMnx, no networkx). Region bundles use them.
+- :func:`validate_roads`: the one road contract, checked once when a graph
+  enters the package (see its docstring for the rules).
+- :func:`add_travel_times` and :func:`parse_maxspeed`: posted speeds from OSM
+  ``maxspeed`` and ``highway`` tags (table in :mod:`optimizer.network._speeds`).
+- :func:`road_coverage`: which residents of a grid lie near the roads.
+- Reading OpenStreetMap (Overpass, ``.osm.pbf``, GraphML) lives in
+  :mod:`optimizer.sources.osm`. The old names here (``network_from_pbf``,
+  ``network_from_polygon``, ``network_from_graphml``, ``network_to_graphml``,
+  ``network_from_file``) still work for one release and warn.
+
+Strongly connected core
+-----------------------
+A drive network clipped to a region always has a few one-way stubs at its
+edge (and islands reached only by ferry) from which no route leads back. The
+rest of the graph must be mutually reachable, so :func:`validate_roads`
+requires the largest strongly connected component to hold at least
+:data:`MIN_CORE_SHARE` (80 %) of the nodes. Use
+:func:`largest_strong_component` to keep only that core.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
+
+from optimizer.network._coverage import RoadCoverage, road_coverage
+from optimizer.network._gpkg import (
+    DEFAULT_EDGE_ATTRIBUTES,
+    check_road_file,
+    network_from_gpkg,
+    network_to_gpkg,
+    read_roads,
+    write_roads,
+)
+from optimizer.network._model import RoadNetwork, as_road_network
+from optimizer.network._speeds import (
+    DEFAULT_SPEEDS_KPH,
+    FALLBACK_SPEED_KPH,
+    FI_IMPLICIT_SPEEDS_KPH,
+    MIN_TRAVEL_TIME_S,
+    add_travel_times,
+    parse_maxspeed,
+)
+from optimizer.network._validate import (
+    MIN_CORE_SHARE,
+    ROADS_CRS,
+    is_validated,
+    largest_strong_component,
+    validate_roads,
+    validated_network,
+)
+
+__all__ = [
+    "DEFAULT_EDGE_ATTRIBUTES",
+    "DEFAULT_SPEEDS_KPH",
+    "FALLBACK_SPEED_KPH",
+    "FI_IMPLICIT_SPEEDS_KPH",
+    "MIN_CORE_SHARE",
+    "MIN_TRAVEL_TIME_S",
+    "ROADS_CRS",
+    "RoadCoverage",
+    "RoadNetwork",
+    "add_travel_times",
+    "as_road_network",
+    "check_road_file",
+    "is_validated",
+    "largest_strong_component",
+    "network_from_gpkg",
+    "network_to_gpkg",
+    "parse_maxspeed",
+    "read_roads",
+    "road_coverage",
+    "validate_roads",
+    "validated_network",
+    "write_roads",
+]
+
+# names that moved to optimizer.sources.osm: kept here for one release
+_MOVED = {
+    "network_from_polygon": "network_from_polygon",
+    "network_from_pbf": "network_from_pbf",
+    "network_from_graphml": "network_from_graphml",
+    "network_to_graphml": "network_to_graphml",
+    "network_from_file": "network_from_file",
+    "_check_overpass": "check_overpass",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the moved OSM readers lazily, with a deprecation warning."""
+    target = _MOVED.get(name)
+    if target is None:
+        raise AttributeError(f"module 'optimizer.network' has no attribute {name!r}")
+    warnings.warn(
+        f"optimizer.network.{name} moved to optimizer.sources.osm.{target}; "
+        "the old name will be removed in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    function = getattr(importlib.import_module("optimizer.sources.osm"), target)
+    if name == "_check_overpass":  # old signature: (session, url, settings)
+        return lambda session, url, settings: function(session, url, settings=settings)
+    return function
