@@ -404,7 +404,7 @@ def resolve_region(
 
 
 def _validated_roads(roads: network.RoadNetwork, *, source: str) -> network.RoadNetwork:
-    """Validate roads against the one road contract (:func:`optimizer.network.validated_network`)."""
+    """Validate roads against the road contract (:func:`optimizer.network.validated_network`)."""
     return network.validated_network(roads, source=source)
 
 

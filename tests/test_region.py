@@ -14,7 +14,6 @@ import shapely
 from shapely.geometry import Point
 
 from optimizer import network
-from optimizer.sources import osm
 from optimizer.errors import (
     BundleNotFoundError,
     CRSError,
@@ -31,7 +30,7 @@ from optimizer.region import (
     save_region,
 )
 from optimizer.settings import get_settings
-from optimizer.sources import bundle_from_files
+from optimizer.sources import bundle_from_files, osm
 
 REPO = Path(__file__).resolve().parents[1]
 

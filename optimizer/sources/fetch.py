@@ -32,7 +32,6 @@ from pyproj import CRS
 
 from optimizer import finland
 from optimizer import network as _network
-from optimizer.sources import osm as _osm
 from optimizer._files import read_csv
 from optimizer._sites import read_sites
 from optimizer.errors import DataError, OutputError
@@ -40,6 +39,7 @@ from optimizer.finland import RegionInfo, find_region, municipalities_of_region
 from optimizer.population import format_municipality_code
 from optimizer.region import Region, RegionMeta, check_road_coverage, save_region
 from optimizer.settings import Settings, get_settings
+from optimizer.sources import osm as _osm
 from optimizer.sources.wfs import (
     AREAS_WFS_URL,
     DEFAULT_YEAR,
