@@ -153,9 +153,9 @@ def test_save_is_atomic_and_refuses_to_overwrite(tiny_bundle, tmp_path, monkeypa
     def broken_writer(*args, **kwargs):  # fails mid-write, after the population layer
         raise OSError("disk full")
 
-    monkeypatch.setattr(network, "network_to_gpkg", broken_writer)
+    monkeypatch.setattr(network, "write_roads", broken_writer)
     target = tmp_path / "broken"
-    with pytest.raises(Exception):  # noqa: B017 - whatever the writer raises
+    with pytest.raises(OutputError, match=r"cannot write a bundle to .*broken: disk full"):
         save_region(region, target)
     assert not target.exists()
     assert not any(p.name.startswith(".broken") for p in tmp_path.iterdir())
