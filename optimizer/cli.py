@@ -390,6 +390,14 @@ def _print_result(result: Any, paths: Any) -> None:
         f"{q.unreachable_residents:,.0f} unreachable"
     )
     console.print(Text(quality, style="yellow" if q.is_poor else ""))
+    console.print(
+        Text(
+            "car times: door to door (walk to the car, realistic speeds, parking search and "
+            "walk to the door; [travel.car])"
+            if result.scenario.travel.car.door_to_door
+            else "car times: driving only (--drive-only or [travel.car] door_to_door = false)"
+        )
+    )
     if q.is_poor and q.unreachable_cells:
         console.print(
             Text(f"  most populous unreachable cells: {', '.join(q.unreachable_cells[:10])}")
@@ -424,6 +432,14 @@ def run_command(
         Path | None, typer.Option(help="Output folder (default: results/); one folder per run.")
     ] = None,
     lang: Annotated[str, typer.Option(help="Language of the map and report: en, fi or sv.")] = "en",
+    drive_only: Annotated[
+        bool,
+        typer.Option(
+            "--drive-only",
+            help="Plain driving times at the roads' speeds instead of door-to-door car "
+            "trips (for comparison; overrides [travel.car]).",
+        ),
+    ] = False,
 ) -> None:
     """Choose full and remote service points for a scenario and report the estimates."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -448,6 +464,8 @@ def run_command(
                 bar.update(task, description=name)
 
             scen = load_scenario(scenario, settings=settings)
+            if drive_only:
+                scen = scen.with_drive_only()
             result = run_scenario(scen, settings=settings, progress=step)
             step("writing outputs")
             paths = write_outputs(result, out, lang=lang, settings=settings)

@@ -285,6 +285,11 @@ def summary_of(result: ScenarioResult) -> dict[str, Any]:
             "gap": choice.gap,
             "seconds": choice.seconds,
         },
+        "travel_times": {
+            "door_to_door": scenario.travel.car.door_to_door,
+            "car_model": scenario.travel.car.car_model(),
+            "snap_threshold_m": result.problem.travel_times.snap_threshold_m,
+        },
         "data_quality": result.quality.to_dict(),
         "units": {"fields": dict(_FIELD_UNITS), "figures": units_table()},
         "assumptions": scenario.assumptions(),

@@ -318,7 +318,13 @@ def prepare(
     plans = _plan_sites(scenario, ids, names)
     report_step(progress, "computing travel times")
     start = time.perf_counter()
-    tt = travel_time_matrix(region, region.population, region.sites, settings=settings)
+    tt = travel_time_matrix(
+        region,
+        region.population,
+        region.sites,
+        car=scenario.travel.car.car_model(),
+        settings=settings,
+    )
     seconds["travel_times"] = time.perf_counter() - start
     far = tt.origin_snap["far"].to_numpy(dtype=bool)
     minutes, km = tt.minutes, tt.km

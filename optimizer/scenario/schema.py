@@ -425,6 +425,62 @@ class TravelMode(_Model):
         return self
 
 
+class CarTrip(_Model):
+    """How a car trip's door-to-door time is modelled (:class:`optimizer.traveltimes.CarModel`).
+
+    With ``door_to_door = true`` (the default) a trip is the walk from the cell
+    to the car, driving at realistic speeds with junction delays, parking search
+    and the walk to the door; every other key overrides one default of
+    ``CarModel``, whose docstring cites its source. ``door_to_door = false``
+    gives plain driving times at the roads' speeds (for comparison only).
+    Zones are ``centre``, ``dense`` and ``other``; speed factors are keyed by
+    the posted speed in km/h.
+    """
+
+    door_to_door: bool = True
+    walk_speed_kmh: float | None = Field(default=None, gt=0)
+    walk_to_car_m: dict[str, float] | None = None
+    walk_from_parking_m: dict[str, float] | None = None
+    parking_search_min: dict[str, float] | None = None
+    speed_factors: dict[str, float] | None = None
+    junction_delay_s: dict[str, float] | None = None
+
+    def car_model(self) -> Any:
+        """Return the :class:`~optimizer.traveltimes.CarModel`, or ``None`` for drive-only times.
+
+        Raises
+        ------
+        DataError
+            If a value is out of range (the message names it).
+        """
+        if not self.door_to_door:
+            return None
+        from optimizer.traveltimes import CarModel
+
+        given: dict[str, Any] = {
+            k: v for k, v in self.model_dump(exclude={"door_to_door"}).items() if v is not None
+        }
+        if "speed_factors" in given:
+            try:
+                given["speed_factors"] = {float(k): v for k, v in given["speed_factors"].items()}
+            except ValueError as exc:
+                raise _LocatedError(
+                    'speed_factors are keyed by the posted speed in km/h, e.g. "50" = 0.83',
+                    ("speed_factors",),
+                ) from exc
+        return CarModel(**given)
+
+    @model_validator(mode="after")
+    def _check_model(self) -> CarTrip:
+        from optimizer.errors import DataError
+
+        try:
+            self.car_model()
+        except DataError as exc:
+            raise _LocatedError(str(exc)) from exc
+        return self
+
+
 class Travel(_Cited):
     """How people travel to service points, and what travel costs.
 
@@ -442,6 +498,8 @@ class Travel(_Cited):
         Value of a person's travel time.
     co2_price_eur_per_tonne
         Price put on a tonne of CO2.
+    car
+        How car trip times are modelled (door to door by default).
     """
 
     _CITED: ClassVar[tuple[str, ...]] = (
@@ -453,6 +511,7 @@ class Travel(_Cited):
         "bus_kg_co2_per_passenger_km",
         "value_of_time_eur_per_hour",
         "co2_price_eur_per_tonne",
+        "car",
     )
     _LEGACY: ClassVar[tuple[str, ...]] = (
         "mode_split",
@@ -469,6 +528,7 @@ class Travel(_Cited):
     bus_kg_co2_per_passenger_km: float | None = Field(default=None, ge=0)
     value_of_time_eur_per_hour: float = Field(ge=0)
     co2_price_eur_per_tonne: float = Field(ge=0)
+    car: CarTrip = Field(default_factory=CarTrip)
 
     @model_validator(mode="after")
     def _check_modes(self) -> Travel:
@@ -632,6 +692,14 @@ class Scenario(_Model):
         if not path.is_absolute() and self._path is not None:
             path = self._path.parent / path
         return path
+
+    def with_drive_only(self) -> Scenario:
+        """Return a copy that uses plain driving times (``[travel.car] door_to_door = false``)."""
+        car = self.travel.car.model_copy(update={"door_to_door": False})
+        travel = self.travel.model_copy(update={"car": car})
+        copy = self.model_copy(update={"travel": travel})
+        copy._path, copy._lines = self._path, self._lines
+        return copy
 
     def assumptions(self) -> list[str]:
         """Return the key paths of figures marked as assumptions the user should set."""
