@@ -360,6 +360,37 @@ def _estimate_table(result: Any) -> Table:
     return table
 
 
+def _staffing_table(result: Any) -> Table:
+    """Officials (FTE) of each agency at each full point and in its remote pool."""
+    staffing = result.staffing
+    sites = list(dict.fromkeys(r.site_name for r in staffing.rows if r.site_id != "remote pool"))
+    table = Table(title="Staffing: officials (FTE) by agency; - = no desk")
+    table.add_column("agency")
+    for name in [*sites, "remote pool", "total"]:
+        table.add_column(_literal(name), justify="right")
+    by_agency: dict[str, dict[str, Any]] = {}
+    for row in staffing.rows:
+        cells = by_agency.setdefault(row.agency_name, {})
+        cells[row.site_name] = row.fte if (row.desk or row.site_id == "remote pool") else None
+    for agency, cells in by_agency.items():
+        values = [cells.get(name) for name in [*sites, "remote pool"]]
+        total = sum(v for v in values if v is not None)
+        table.add_row(
+            _literal(agency), *("-" if v is None else f"{v:.1f}" for v in values), f"{total:.1f}"
+        )
+    base = result.baseline_staffing
+    table.caption = (
+        f"{staffing.desks} desks, {staffing.fte:,.1f} FTE; desks and staff "
+        f"{staffing.total_cost_eur:,.0f} EUR/yr"
+        + (
+            f" (baseline {base.desks} desks, {base.total_cost_eur:,.0f} EUR/yr)"
+            if base is not None
+            else ""
+        )
+    )
+    return table
+
+
 def _print_result(result: Any, paths: Any) -> None:
     console.print(_estimate_table(result))
     sites = Table(title="Chosen service points")
@@ -374,6 +405,8 @@ def _print_result(result: Any, paths: Any) -> None:
             _format(load.mean_minutes, "min"),
         )
     console.print(sites)
+    if result.staffing is not None:
+        console.print(_staffing_table(result))
     choice = result.choice
     gap = "-" if choice.gap != choice.gap else f"{100 * choice.gap:.3g} %"
     solver = getattr(choice.solution, "solver", "-")

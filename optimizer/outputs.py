@@ -10,6 +10,7 @@
                     area per serving site) and ``boundary``; each layer carries
                     a description in the file's metadata
     map.html        the Folium map (works offline but for basemap tiles)
+    report.html     the report (:mod:`optimizer.report`): headline, map, tables, notes
 
 The files are staged in a hidden folder and moved into place together
 (:func:`optimizer._io.atomic_dir`), under a lock on ``OUT``
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from optimizer.scenario import PlanResult, ScenarioResult
+    from optimizer.scenario.staffing import Staffing
 
 __all__ = [
     "CELLS_LAYER",
@@ -63,11 +65,12 @@ logger = logging.getLogger(__name__)
 #: Version of the layout of ``summary.json``; raised when a field changes meaning.
 SCHEMA_VERSION = 2
 #: Layers of ``results.gpkg``.
-CELLS_LAYER, SITES_LAYER, CATCHMENTS_LAYER, BOUNDARY_LAYER = (
+CELLS_LAYER, SITES_LAYER, CATCHMENTS_LAYER, BOUNDARY_LAYER, STAFFING_LAYER = (
     "cells",
     "sites",
     "catchments",
     "boundary",
+    "staffing",
 )
 _LAYER_DESCRIPTIONS = {
     CELLS_LAYER: (
@@ -83,6 +86,11 @@ _LAYER_DESCRIPTIONS = {
     ),
     CATCHMENTS_LAYER: "Catchment of each open site: the cells whose visits it serves.",
     BOUNDARY_LAYER: "The region's outline.",
+    STAFFING_LAYER: (
+        "Agency by full point: desk (yes/no), in-person visits a year at the desk and "
+        "officials (FTE); rows with site_id 'remote pool' (no geometry) hold each "
+        "agency's remote-service pool in FTE."
+    ),
 }
 #: Units of the estimate fields in ``summary.json`` (by field name).
 _FIELD_UNITS = {
@@ -96,6 +104,11 @@ _FIELD_UNITS = {
     "visits_in_person_only": "visits/yr",
     "visits_remote_eligible": "visits/yr",
     "residents_served": "residents",
+    "fte": "FTE (officials)",
+    "pool_fte": "FTE (officials)",
+    "desks": "count",
+    "desk_cost_eur": "EUR/yr",
+    "staff_cost_eur": "EUR/yr",
     "mean_minutes": "min (one-way)",
     "p50_minutes": "min (one-way)",
     "p90_minutes": "min (one-way)",
@@ -125,6 +138,7 @@ class OutputPaths:
     summary: Path
     results: Path
     map: Path
+    report: Path | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -301,8 +315,16 @@ def summary_of(result: ScenarioResult) -> dict[str, Any]:
         },
         "difference": result.difference.to_dict(),
         "plans": [_plan_summary(result, plan) for plan in result.plans],
+        "staffing": _staffing_summary(result.staffing),
+        "baseline_staffing": _staffing_summary(result.baseline_staffing),
     }
     return _round(jsonable(summary))
+
+
+def _staffing_summary(staffing: Staffing | None) -> dict[str, Any] | None:
+    if staffing is None:
+        return None
+    return {**staffing.to_dict(), "total_cost_eur": staffing.total_cost_eur}
 
 
 def _plan_summary(result: ScenarioResult, plan: PlanResult) -> dict[str, Any]:
@@ -315,6 +337,7 @@ def _plan_summary(result: ScenarioResult, plan: PlanResult) -> dict[str, Any]:
         "desks": {a: [ids[k] for k in ks] for a, ks in plan.plan.desks.items()},
         "network": plan.estimate.to_dict(),
         "difference": plan.difference.to_dict(),
+        "staffing": _staffing_summary(plan.staffing),
     }
 
 
@@ -329,25 +352,19 @@ def result_map(
     """Draw a run on a Folium map with :func:`optimizer.maps.map_solution`."""
     from optimizer.maps import map_solution
 
-    e, d = result.estimate, result.difference
-    headline = {
-        "Full / remote points": f"{e.n_full} / {e.n_remote}",
-        "Mean time to nearest point": f"{e.to_any.mean_minutes:.1f} min "
-        f"({d.to_any.mean_minutes:+.1f} vs baseline)",
-        "Mean time to nearest full point": f"{e.to_full.mean_minutes:.1f} min "
-        f"({d.to_full.mean_minutes:+.1f} vs baseline)",
-        "Residents within 60 min": f"{100 * e.to_any.share_within_60:.1f} %",
-        "CO2 from trips": f"{e.travel.t_co2:,.0f} t/a ({d.travel.t_co2:+,.0f})",
-        "Annual cost": f"{e.costs.total_eur / 1e6:,.2f} M€ ({d.costs.total_eur / 1e6:+,.2f})",
-    }
+    region, scenario = result.region, result.scenario
     return map_solution(
         result.cells,
         result.sites,
         m=m,
-        title=f"{result.region.name}: {result.scenario.name}",
-        headline=headline,
-        minutes_column="nearest_any_minutes",
-        assignment_column="any_site_id",
+        title=f"{region.name}: {scenario.name}",
+        description=scenario.description,
+        estimate=result.estimate,
+        baseline=result.baseline,
+        synthetic_layers=sorted(k for k, v in region.meta.synthetic.items() if v),
+        quality=result.quality,
+        lang=lang,
+        boundary=region.boundary,
         tiles=tiles,
     )
 
@@ -376,6 +393,16 @@ def _catchments(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame({"site_id": names}, geometry=geoms, crs=cells.crs)
     frame["residents"] = [float(served["population"].iloc[groups[k]].sum()) for k in names]
     return frame
+
+
+def _staffing(result: ScenarioResult) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    assert result.staffing is not None
+    rows = [row.to_dict() for row in result.staffing.rows]
+    points = result.region.sites.geometry.to_crs(result.region.population.crs)
+    geometry = [points.get(r["site_id"]) for r in rows]
+    return gpd.GeoDataFrame(rows, geometry=geometry, crs=result.region.population.crs)
 
 
 def _boundary(result: ScenarioResult) -> gpd.GeoDataFrame:
@@ -429,7 +456,7 @@ def write_outputs(
     on_staged: Callable[[Path], None] | None = None,
     settings: Settings | None = None,
 ) -> OutputPaths:
-    """Write a run's ``summary.json``, ``results.gpkg`` and ``map.html`` as one unit.
+    """Write a run's summary, results, map and report as one unit.
 
     Parameters
     ----------
@@ -470,6 +497,7 @@ def write_outputs(
         of outputs, if any, is left as it was.
     """
     from optimizer.maps import map_html
+    from optimizer.report import result_report
 
     settings = settings or get_settings()
     root = writable_folder(Path(out_dir) if out_dir is not None else settings.output_dir)
@@ -477,6 +505,7 @@ def write_outputs(
     chosen = _map_assets(settings) if assets == "auto" else assets
     summary_text = json.dumps(summary_of(result), indent=2, ensure_ascii=False, allow_nan=False)
     page = map_html(result.map(lang=lang), assets=chosen, settings=settings)
+    report = result_report(result, map_page=page, lang=lang)
     cells = result.cells
     guard = folder_lock(root) if lock else contextlib.nullcontext(root)
     with guard, atomic_dir(target, overwrite=True) as stage:
@@ -486,7 +515,10 @@ def write_outputs(
         _write_layer(_for_gpkg(result.sites), gpkg, SITES_LAYER, append=True)
         _write_layer(_catchments(cells), gpkg, CATCHMENTS_LAYER, append=True)
         _write_layer(_boundary(result), gpkg, BOUNDARY_LAYER, append=True)
+        if result.staffing is not None:
+            _write_layer(_staffing(result), gpkg, STAFFING_LAYER, append=True)
         (stage / "map.html").write_text(page, encoding="utf-8")
+        (stage / "report.html").write_text(report, encoding="utf-8")
         if on_staged is not None:
             on_staged(stage)
     logger.info("wrote %s", target)
@@ -495,4 +527,5 @@ def write_outputs(
         summary=target / "summary.json",
         results=target / "results.gpkg",
         map=target / "map.html",
+        report=target / "report.html",
     )

@@ -327,7 +327,7 @@ def test_region_outputs_are_complete(first_run: dict, out_dir: Path):
         assert (folder / "results.gpkg").is_file()
         assert (folder / "map.html").is_file()
         manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-        assert set(manifest["files"]) == {"summary.json", "results.gpkg", "map.html"}
+        assert set(manifest["files"]) == {"summary.json", "results.gpkg", "map.html", "report.html"}
         assert manifest["scenario"] == "national-test"
     leftovers = [p for p in out_dir.iterdir() if p.name.startswith(".")]
     assert [p.name for p in leftovers] == [".optimizer.lock"]  # no staging folder left

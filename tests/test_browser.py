@@ -1,4 +1,4 @@
-"""The HTML map in a real browser: headless Debian Chromium driven by Selenium.
+"""The HTML map and report in a real browser: headless Debian Chromium driven by Selenium.
 
 The page's JavaScript and CSS come from the local copy in ``data/vendor``
 (served on 127.0.0.1, or inlined), because CDNs cannot be reached here. Every
@@ -16,11 +16,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
 import pytest
-import shapely
+from maptools import BASELINE, PAYLOADS, POOR, SCENARIO, make_layers
 
+from optimizer.i18n import message
 from optimizer.maps import map_solution, save_map
 
 pytestmark = pytest.mark.browser
@@ -29,65 +28,60 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 VENDOR = Path(__file__).resolve().parents[1] / "data" / "vendor"
 TILE_HOST = "tile.openstreetmap.org"
-EVIL = "<b>bold</b> & <script>window.hacked = 1</script>"
-X0, Y0 = 640_000, 6_950_000
+TITLE = "Service map"
 
-COUNT_JS = """
+#: Installed before any page script runs: records alerts and injected nodes.
+TRAP_JS = """
+window.__alerts = [];
+window.alert = function (m) { window.__alerts.push(String(m)); };
+window.__injected = [];
+new MutationObserver(function (records) {
+  records.forEach(function (r) {
+    r.addedNodes.forEach(function (n) {
+      if (n.nodeType === 1 && (n.tagName === 'IMG' && n.getAttribute('src') === 'x'
+          || n.tagName === 'SCRIPT' && n.type !== 'application/json'
+          && /alert/.test(n.textContent))) {
+        window.__injected.push(n.outerHTML);
+      }
+    });
+  });
+}).observe(document, {childList: true, subtree: true});
+"""
+
+STATE_JS = """
 const map = window[arguments[0]];
-if (typeof L === 'undefined' || !map) { return null; }
-const out = {markers: 0, cells: 0, catchments: 0, roles: {}};
+if (typeof L === 'undefined' || !map || !map._snopt) { return null; }
+const out = {markers: 0, kinds: {}, labels: [], tooltips: []};
 map.eachLayer(layer => {
   if (layer instanceof L.Marker) {
     out.markers += 1;
-    const role = layer.options.icon.options.className.split('snopt-').pop();
-    out.roles[role] = (out.roles[role] || 0) + 1;
+    const cls = layer.options.icon.options.className;
+    const kind = ['full', 'remote', 'closed', 'unused']
+      .find(k => cls.split(' ').includes('snopt-' + k));
+    out.kinds[kind] = (out.kinds[kind] || 0) + 1;
   }
-  const kind = layer.feature && layer.feature.properties.kind;
-  if (kind === 'cell') { out.cells += 1; }
-  if (kind === 'catchment') { out.catchments += 1; }
 });
-out.domMarkers = document.querySelectorAll('.leaflet-marker-icon.snopt-marker').length;
-out.controls = document.querySelectorAll('.leaflet-control-layers').length;
-out.scale = document.querySelectorAll('.leaflet-control-scale').length;
-out.legend = document.querySelectorAll('.snopt-legend').length;
-out.title = (document.querySelector('.snopt-title') || {}).innerText || '';
+out.labels = Array.from(document.querySelectorAll('.snopt-label')).map(e => e.textContent);
+out.layers = Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))
+  .map(e => e.textContent.trim());
+out.overlays = Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))
+  .map(e => e.textContent.trim());
+out.legend = (document.querySelector('.snopt-legend') || {}).innerText || '';
+out.panel = (document.querySelector('.snopt-panel') || {}).innerText || '';
+out.heading = (document.querySelector('.snopt-heading') || {}).textContent || '';
+out.banners = Array.from(document.querySelectorAll('.snopt-banner')).map(e => e.className);
+out.bannerText = (document.querySelector('.snopt-banners') || {}).innerText || '';
+out.title = document.title;
+out.alerts = window.__alerts || null;
+out.injected = window.__injected || null;
+const tiles = Array.from(document.querySelectorAll('.snopt-raster canvas'));
+out.paintedTiles = tiles.filter(c => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) { return true; } }
+  return false;
+}).length;
 return out;
 """
-
-
-def make_layers() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    boxes = [
-        shapely.box(X0 + i * 1000, Y0 + j * 1000, X0 + (i + 1) * 1000, Y0 + (j + 1) * 1000)
-        for i in range(8)
-        for j in range(6)
-    ]
-    n = len(boxes)
-    rng = np.random.default_rng(3)
-    cells = gpd.GeoDataFrame(
-        {
-            "population": rng.integers(1, 400, n).astype(float),
-            "minutes": rng.uniform(0, 95, n),
-            "site_id": ["s1" if k < 20 else ("s2" if k < 36 else "s3") for k in range(n)],
-        },
-        geometry=boxes,
-        crs="EPSG:3067",
-        index=[f"cell-{k}" for k in range(n)],
-    )
-    cells.loc["cell-5", "minutes"] = np.inf
-    points = [(1.5, 1.5), (4.5, 3.5), (7.5, 5.5), (2.5, 5.5), (6.5, 0.5)]
-    sites = gpd.GeoDataFrame(
-        {
-            "name": ["Joensuu", EVIL, "Lieksa", "Unused A", "Unused B"],
-            "role": ["full", "remote", "remote", "unused", "unused"],
-            "residents_served": [5000.0, 800.0, 300.0, np.nan, np.nan],
-            "visits": [2400.0, 310.0, 120.0, np.nan, np.nan],
-            "mean_minutes": [14.2, 22.5, 31.0, np.nan, np.nan],
-        },
-        geometry=[shapely.Point(X0 + x * 1000, Y0 + y * 1000) for x, y in points],
-        crs="EPSG:3067",
-        index=["s1", "s2", "s3", "s4", "s5"],
-    )
-    return cells, sites
 
 
 @pytest.fixture
@@ -118,6 +112,7 @@ def driver(tmp_path: Path) -> Iterator[object]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     browser.set_page_load_timeout(60)
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": TRAP_JS})
     try:
         yield browser
     finally:
@@ -150,7 +145,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def wait_for_map(browser, name: str) -> dict:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, 30).until(lambda d: d.execute_script(COUNT_JS, name))
+    def ready(d):
+        state = d.execute_script(STATE_JS, name)
+        return state if state and state["paintedTiles"] > 0 else None
+
+    return WebDriverWait(browser, 30).until(ready)
 
 
 def severe(browser, *, allow: str | None = None) -> list[str]:
@@ -162,56 +161,178 @@ def severe(browser, *, allow: str | None = None) -> list[str]:
     ]
 
 
-def check_map(browser, name: str, cells: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> None:
-    counts = wait_for_map(browser, name)
-    assert counts["markers"] == len(sites) == counts["domMarkers"]
-    assert counts["roles"] == {"full": 1, "remote": 2, "unused": 2}
-    assert counts["cells"] == len(cells)
-    assert counts["catchments"] == cells["site_id"].nunique()
-    assert counts["controls"] == 1 and counts["scale"] == 1 and counts["legend"] == 1
-    assert "Mean travel time" in counts["title"]
+def evil_map():
+    layers = make_layers(names=PAYLOADS)
+    layers.cells["municipality"] = PAYLOADS[3]
+    m = map_solution(
+        layers.cells,
+        layers.sites,
+        estimate=SCENARIO,
+        baseline=BASELINE,
+        title=PAYLOADS[0],
+        description=PAYLOADS[1],
+        synthetic_layers=(PAYLOADS[2],),
+        tiles=None,
+    )
+    return m, layers
 
 
-def test_map_served_from_local_assets(driver, server, tmp_path):
+def test_user_strings_show_literally_and_nothing_runs(driver, server):
     base, root = server
-    cells, sites = make_layers()
-    m = map_solution(cells, sites, title="Demo <network>", headline={"Mean travel time": "14 min"})
+    m, _ = evil_map()
+    m.get_root().render()  # a first rendering must not change the second
     save_map(m, root / "map.html", assets="local", asset_url=f"{base}/vendor/")
-
+    (root / "map.html").write_text(
+        (root / "map.html")
+        .read_text(encoding="utf-8")
+        .replace("<head>", f"<head><title>{TITLE}</title>", 1),
+        encoding="utf-8",
+    )
     driver.get(f"{base}/map.html")
-    check_map(driver, m.get_name(), cells, sites)
+    state = wait_for_map(driver, m.get_name())
 
-    # open the popup of the site with an HTML-laden name: it shows as text, runs nothing
+    assert state["alerts"] == [] and state["injected"] == []
+    assert state["title"] == TITLE
+    # chosen sites' permanent labels: the names, literally
+    assert sorted(state["labels"]) == sorted([PAYLOADS[0], PAYLOADS[1], PAYLOADS[4]])
+    assert state["heading"] == PAYLOADS[0]
+    assert PAYLOADS[1] in state["panel"]
+    assert PAYLOADS[2] in state["bannerText"]
+    # the catchment legend and the popup of a site show the names as text
     driver.execute_script(
-        "const map = window[arguments[0]];"
-        "map.eachLayer(l => { if (l instanceof L.Marker && l.getTooltip() &&"
-        " l.getTooltip().getContent().includes('bold')) { l.openPopup(); } });",
+        "const map = window[arguments[0]]; map.eachLayer(l => {"
+        " if (l instanceof L.Marker && l.getTooltip() &&"
+        " l.getTooltip().getContent().textContent === arguments[1]) { l.openPopup(); } });",
         m.get_name(),
+        PAYLOADS[1],
     )
     popup = driver.execute_script(
         "const p = document.querySelector('.leaflet-popup-content');"
-        "return p ? {text: p.innerText, bold: p.querySelectorAll('b b, script').length} : null;"
+        "return p ? {title: p.querySelector('.snopt-popup-title').textContent,"
+        " text: p.innerText, scripts: p.querySelectorAll('script, img').length} : null;"
     )
-    assert popup is not None and "<b>bold</b> & <script>" in popup["text"]
-    assert popup["bold"] == 0
-    assert driver.execute_script("return window.hacked === undefined")
-    assert "Demo <network>" in driver.execute_script(
-        "return document.querySelector('.snopt-title').innerText"
+    assert popup["title"] == PAYLOADS[1]
+    assert popup["scripts"] == 0
+    # a click on a cell shows its municipality as text
+    driver.execute_script(
+        "const map = window[arguments[0]]; const b = map._snopt && map.getBounds();"
+        "map.fire('click', {latlng: map.containerPointToLatLng(map.latLngToContainerPoint("
+        "L.latLng(arguments[1], arguments[2])))});",
+        m.get_name(),
+        *_cell_centre(),
     )
+    cell = driver.execute_script(
+        "const p = document.querySelector('.snopt-cell-popup');"
+        "return p ? Array.from(p.querySelectorAll('td')).map(td => td.textContent) : null;"
+    )
+    assert cell is not None and PAYLOADS[3] in cell
+    final = driver.execute_script(STATE_JS, m.get_name())
+    assert final["alerts"] == [] and final["injected"] == [] and final["title"] == TITLE
+    assert severe(driver) == []
 
-    shot = tmp_path / "map.png"
-    assert driver.save_screenshot(str(shot))
-    assert shot.stat().st_size > 10_000
-    # basemap tiles cannot load here; anything else failing is a bug
-    assert severe(driver, allow=TILE_HOST) == []
+
+def _cell_centre() -> tuple[float, float]:
+    import pyproj
+
+    lon, lat = pyproj.Transformer.from_crs(3067, 4326, always_xy=True).transform(640_500, 6_950_500)
+    return lat, lon
 
 
-def test_inline_map_opens_offline_from_a_file(driver, tmp_path):
-    cells, sites = make_layers()
-    m = map_solution(cells, sites, tiles=None, headline={"Mean travel time": "14 min"})
+def test_inline_map_works_offline_without_tiles(driver, tmp_path):
+    layers = make_layers()
+    m = map_solution(
+        layers.cells,
+        layers.sites,
+        estimate=SCENARIO,
+        baseline=BASELINE,
+        title="North Karelia",
+        synthetic_layers=("population", "roads"),
+        quality=POOR,
+        boundary=layers.boundary,
+    )  # default OpenStreetMap tiles, which cannot load here
     path = save_map(m, tmp_path / "offline.html", assets="inline", asset_dir=VENDOR)
 
     driver.get(path.as_uri())
-    check_map(driver, m.get_name(), cells, sites)
-    driver.save_screenshot(str(tmp_path / "offline.png"))
-    assert severe(driver) == []  # no request left the file
+    state = wait_for_map(driver, m.get_name())
+    assert state["markers"] == 5
+    assert state["kinds"] == {"full": 1, "remote": 2, "closed": 1, "unused": 1}
+    assert sorted(state["labels"]) == ["Joensuu", "Kontiolahti", "Liperi"]
+    assert state["layers"] == [
+        message("layer_full_minutes"),
+        message("layer_any_minutes"),
+        message("layer_change_full"),
+        message("layer_change_any"),
+        message("layer_catchments"),
+        message("layer_none"),
+    ]
+    assert message("layer_region") in state["overlays"]
+    assert message("layer_boundaries") in state["overlays"]
+    assert state["legend"].startswith(message("layer_full_minutes"))
+    assert message("symbol_closed") in state["legend"]
+    assert [b.split()[-1] for b in state["banners"]] == [
+        "snopt-banner-synthetic",
+        "snopt-banner-quality",
+    ]
+    assert message("head_full") in state["panel"] and message("head_any") in state["panel"]
+    assert "22.1" in state["panel"] and "8.9" in state["panel"]
+
+    # switching layers switches the legend
+    driver.execute_script(
+        "Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))"
+        ".find(l => l.textContent.trim() === arguments[0]).querySelector('input').click();",
+        message("layer_change_any"),
+    )
+    legend = driver.execute_script("return document.querySelector('.snopt-legend').innerText")
+    assert legend.startswith(message("layer_change_any"))
+    assert message("class_same", "en", a="−1", b="+1").split()[0] in legend
+
+    shot = tmp_path / "offline.png"
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    assert severe(driver, allow=TILE_HOST) == []  # only the basemap is missing
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
+    from optimizer.maps import map_html
+    from optimizer.report import report_html, write_report
+
+    layers = make_layers()
+    m = map_solution(
+        layers.cells,
+        layers.sites,
+        estimate=SCENARIO,
+        baseline=BASELINE,
+        title="Pohjois-Karjala",
+        lang=lang,
+        tiles=None,
+    )
+    page = report_html(
+        title="Pohjois-Karjala",
+        estimate=SCENARIO,
+        baseline=BASELINE,
+        sites=layers.sites,
+        quality=POOR,
+        synthetic_layers=("population",),
+        map_page=map_html(m, assets="inline", asset_dir=VENDOR),
+        lang=lang,
+    )
+    path = write_report(tmp_path / "report.html", page)
+    driver.get(path.as_uri())
+    headings = driver.execute_script(
+        "return Array.from(document.querySelectorAll('h2, table.headline th'))"
+        ".map(e => e.textContent)"
+    )
+    for key in ("section_headline", "section_map", "section_comparison", "head_full", "head_any"):
+        assert message(key, lang) in headings, key
+    assert driver.execute_script("return document.documentElement.lang") == lang
+    frame = driver.find_element("css selector", "iframe.map")
+    driver.switch_to.frame(frame)
+    state = wait_for_map(driver, m.get_name())
+    assert state["markers"] == 5 and state["layers"][0] == message("layer_full_minutes", lang)
+    assert message("head_full", lang) in state["panel"]
+    driver.switch_to.default_content()
+    shot = tmp_path / f"report-{lang}.png"
+    assert driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    assert severe(driver) == []

@@ -46,6 +46,11 @@ MINIMAL = {
     "fixed_charge": {"site_costs": 10.0},
     "capacitated_p_median": {"p": 2, "capacities": 50.0},
     "capacitated_fixed_charge": {"site_costs": 10.0, "capacities": 50.0},
+    "agency_two_tier": {
+        "visits_in_person": np.ones((2, 12)),
+        "visits_remote": np.ones((2, 12)),
+        "visits_per_fte": 100.0,
+    },
 }
 
 
@@ -315,3 +320,12 @@ def test_solution_to_geodataframes_for_any_model(tiny_bundle):
         ids = np.asarray(solution.site_ids, dtype=object)
         assert list(cells["full_site_id"]) == list(ids[solution.assignment])
         assert sites["demand"].sum() == pytest.approx(cells["population"].sum())
+
+
+def test_group_rows_with_no_allowed_column():
+    """Rows of a cost matrix with no allowed column are all alike (one group), no IndexError."""
+    from optimizer.models._inputs import group_rows
+
+    rg = group_rows(np.zeros((4, 0)))
+    assert rg.n_groups == 1 and list(rg.inverse) == [0, 0, 0, 0]
+    assert group_rows(np.zeros((0, 0))).n_groups == 0

@@ -427,7 +427,12 @@ def test_write_outputs_atomically(tiny_scenario, tmp_path):
         ".optimizer.lock",
         "tiny-minimal",
     ]  # no staging folder left behind
-    assert sorted(p.name for p in folder.iterdir()) == ["map.html", "results.gpkg", "summary.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "map.html",
+        "report.html",
+        "results.gpkg",
+        "summary.json",
+    ]
     write_outputs(result, tmp_path / "out", assets="cdn")  # rewriting replaces the files
 
 

@@ -52,11 +52,16 @@ class VisitWeights:
         Visits that a remote-service point can serve, per cell.
     per_agency
         Total visits per year of each agency.
+    agency_in_person, agency_remote
+        The same per agency (rows in the order of ``per_agency``), shape
+        ``(n_agencies, n_cells)``; ``None`` when not computed.
     """
 
     in_person_only: NDArray[np.float64]
     remote_eligible: NDArray[np.float64]
     per_agency: Mapping[str, float]
+    agency_in_person: NDArray[np.float64] | None = None
+    agency_remote: NDArray[np.float64] | None = None
 
     @property
     def total(self) -> NDArray[np.float64]:
@@ -104,16 +109,22 @@ def visit_weights(
         if (age[np.isfinite(age)] < 0).any() or np.isinf(age).any():
             raise DataError("age counts must be non-negative and finite (NaN = unknown)")
     known = np.isfinite(age).all(axis=1) if age is not None else np.zeros(n, dtype=bool)
-    in_person = np.zeros(n)
-    remote = np.zeros(n)
+    by_in_person = np.zeros((len(agencies), n))
+    by_remote = np.zeros((len(agencies), n))
     totals: dict[str, float] = {}
-    for key, agency in agencies.items():
+    for k, (key, agency) in enumerate(agencies.items()):
         visits = agency.visits_per_resident * pop
         rates = agency.age_rates
         if rates is not None and age is not None and known.any():
             r = np.array([rates.age_0_14, rates.age_15_64, rates.age_65_plus])
             visits[known] = age[known] @ r
-        in_person += visits * (1.0 - agency.remote_share)
-        remote += visits * agency.remote_share
+        by_in_person[k] = visits * (1.0 - agency.remote_share)
+        by_remote[k] = visits * agency.remote_share
         totals[key] = float(visits.sum())
-    return VisitWeights(in_person_only=in_person, remote_eligible=remote, per_agency=totals)
+    return VisitWeights(
+        in_person_only=by_in_person.sum(axis=0),
+        remote_eligible=by_remote.sum(axis=0),
+        per_agency=totals,
+        agency_in_person=by_in_person,
+        agency_remote=by_remote,
+    )

@@ -3,7 +3,8 @@
 Every model is one class (a keyword-only dataclass) with the constructors
 ``from_cost_matrix``, ``from_travel_times`` and ``from_region`` and the same
 ``solve(*, solver=None, time_limit=None, mip_gap=None, warm_start=True,
-method="auto")`` method, which returns a frozen :class:`Solution`.
+method="auto")`` method, which returns a frozen :class:`Solution`
+(:class:`AgencySolution` for the agency two-tier model, with staffing figures).
 
 :data:`MODELS` maps the name a scenario file uses to each class; a class's
 :meth:`~LocationModel.parameters` lists the keywords it accepts.
@@ -16,6 +17,7 @@ from types import MappingProxyType
 
 from optimizer.models._base import LocationModel, Method, SolverName
 from optimizer.models._inputs import TravelTimesLike
+from optimizer.models.agency import AgencySolution, AgencyTwoTier
 from optimizer.models.capacitated import CapacitatedFixedCharge, CapacitatedPMedian
 from optimizer.models.center import PCenter
 from optimizer.models.coverage import LSCP, MCLP
@@ -28,6 +30,8 @@ __all__ = [
     "LSCP",
     "MCLP",
     "MODELS",
+    "AgencySolution",
+    "AgencyTwoTier",
     "CapacitatedFixedCharge",
     "CapacitatedPMedian",
     "FixedCharge",
@@ -53,5 +57,6 @@ MODELS: Mapping[str, type[LocationModel]] = MappingProxyType(
         "fixed_charge": FixedCharge,
         "capacitated_p_median": CapacitatedPMedian,
         "capacitated_fixed_charge": CapacitatedFixedCharge,
+        "agency_two_tier": AgencyTwoTier,
     }
 )

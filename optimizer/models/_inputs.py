@@ -343,6 +343,10 @@ def group_rows(cost: NDArray[np.float64], groups: NDArray[np.int64] | None = Non
 def _merge_duplicates(cost: NDArray[np.float64], rg: RowGroups) -> RowGroups:
     """Merge groups whose representative rows are bitwise identical."""
     reps = np.ascontiguousarray(cost[rg.rep])
+    if reps.shape[1] == 0:  # no allowed column: every row is alike
+        if rg.rep.size <= 1:
+            return rg
+        return RowGroups(rg.rep[:1], np.zeros_like(rg.inverse), rg.offset)
     keys = reps.view(np.dtype((np.void, reps.dtype.itemsize * reps.shape[1]))).reshape(-1)
     _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
     if first.size == rg.rep.size:

@@ -160,10 +160,17 @@ class Problem:
     def served_visits(self) -> VisitWeights:
         """Visits the model can serve: those of cells beyond the snap threshold are zero."""
         keep = ~self.far
+        v = self.visits
+
+        def masked(a: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+            return None if a is None else np.where(keep, a, 0.0)
+
         return VisitWeights(
-            in_person_only=np.where(keep, self.visits.in_person_only, 0.0),
-            remote_eligible=np.where(keep, self.visits.remote_eligible, 0.0),
-            per_agency=self.visits.per_agency,
+            in_person_only=np.where(keep, v.in_person_only, 0.0),
+            remote_eligible=np.where(keep, v.remote_eligible, 0.0),
+            per_agency=v.per_agency,
+            agency_in_person=masked(v.agency_in_person),
+            agency_remote=masked(v.agency_remote),
         )
 
     def error(self, key: KeyPath, message: str) -> ScenarioError:

@@ -53,6 +53,13 @@ if TYPE_CHECKING:
     from optimizer.region import Region
 from optimizer.scenario.problem import PlanSites, Problem, Progress, prepare, report_step
 from optimizer.scenario.solve import Choice, solve_network
+from optimizer.scenario.staffing import (
+    Staffing,
+    agency_model,
+    has_staffing,
+    staffing_for,
+    staffing_of,
+)
 
 __all__ = [
     "PlanResult",
@@ -142,12 +149,15 @@ class PlanResult:
         Its estimate; ``difference`` is the plan minus the baseline.
     assignment
         Where each cell's visits go under the plan.
+    staffing
+        Desks and officials under the plan (``None`` without staffing figures).
     """
 
     plan: PlanSites
     estimate: NetworkEstimate
     difference: EstimateDifference
     assignment: CellAssignment
+    staffing: Staffing | None = None
 
     @property
     def name(self) -> str:
@@ -155,8 +165,10 @@ class PlanResult:
         return self.plan.name
 
 
-def evaluate_plans(problem: Problem, baseline: NetworkEstimate) -> tuple[PlanResult, ...]:
-    """Evaluate every plan of the problem's scenario against the baseline."""
+def evaluate_plans(
+    problem: Problem, baseline: NetworkEstimate, *, model: Any = None
+) -> tuple[PlanResult, ...]:
+    """Evaluate every plan of the problem's scenario against the baseline (no solver)."""
     out = []
     for plan in problem.plans:
         assignment, estimate = evaluate(problem, plan.full, plan.remote)
@@ -166,6 +178,9 @@ def evaluate_plans(problem: Problem, baseline: NetworkEstimate) -> tuple[PlanRes
                 estimate=estimate,
                 difference=compare_estimates(estimate, baseline),
                 assignment=assignment,
+                staffing=staffing_for(
+                    problem, plan.full, plan.remote, desks=plan.desks, model=model
+                ),
             )
         )
     return tuple(out)
@@ -197,6 +212,9 @@ class ScenarioResult:
         Seconds per stage.
     plans
         The scenario's own plans, evaluated beside the optimum.
+    staffing, baseline_staffing
+        Agency desks and officials of the chosen network and of the baseline
+        (``None`` unless every agency gives ``visits_per_fte``).
     """
 
     scenario: Scenario
@@ -212,6 +230,8 @@ class ScenarioResult:
     started: dt.datetime
     seconds: Mapping[str, float]
     plans: tuple[PlanResult, ...] = ()
+    staffing: Staffing | None = None
+    baseline_staffing: Staffing | None = None
 
     @property
     def solution(self) -> Any:
@@ -325,7 +345,17 @@ def run_scenario(
     start = time.perf_counter()
     assignment, estimate = evaluate_choice(problem, choice)
     base_assignment, baseline = evaluate(problem, problem.baseline_full, problem.baseline_remote)
-    plans = evaluate_plans(problem, baseline)
+    from optimizer.models import AgencySolution
+
+    model = agency_model(problem) if has_staffing(problem) else None
+    plans = evaluate_plans(problem, baseline, model=model)
+    if isinstance(choice.solution, AgencySolution):
+        staffing = staffing_of(problem, choice.solution)
+    else:
+        staffing = staffing_for(problem, choice.full, choice.remote, model=model)
+    base_staffing = staffing_for(
+        problem, problem.baseline_full, problem.baseline_remote, model=model
+    )
     quality = data_quality(
         problem.population,
         problem.region.population.index,
@@ -352,4 +382,6 @@ def run_scenario(
         started=started,
         seconds=seconds,
         plans=plans,
+        staffing=staffing,
+        baseline_staffing=base_staffing,
     )

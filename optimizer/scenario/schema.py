@@ -46,6 +46,7 @@ and ``assumptions`` (names of figures that are assumptions the user should set).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -92,6 +93,7 @@ BASELINE_RULES = (
 #: (visits per year, from the sites layer).
 MODEL_NAMES = (
     "two_tier",
+    "agency_two_tier",
     "p_median",
     "mclp",
     "lscp",
@@ -193,6 +195,17 @@ class Agency(_Model):
     source, assumption
         Where the figures come from, or ``assumption = true`` when they are
         placeholders the user should set. One of the two is required.
+    visits_per_fte
+        Visits one official (FTE) serves a year, at a desk or in the remote
+        pool. With it, every run reports the agency's staffing.
+    desk_annual_cost_eur, staff_annual_cost_eur
+        Annual fixed cost of one desk of the agency at a full point, and of one FTE.
+    presence
+        Where the agency must keep a desk: ``"all"`` full points (default), a
+        number of them, or ``[min, max]``.
+    staffing_source
+        Where the three staffing figures come from; without it they are
+        listed as assumptions.
     """
 
     name: str = Field(min_length=1)
@@ -201,6 +214,11 @@ class Agency(_Model):
     age_rates: AgeRates | None = None
     source: str | None = None
     assumption: bool = False
+    visits_per_fte: float | None = Field(default=None, gt=0)
+    desk_annual_cost_eur: float = Field(default=0.0, ge=0)
+    staff_annual_cost_eur: float = Field(default=0.0, ge=0)
+    presence: Literal["all"] | int | tuple[int, int] = "all"
+    staffing_source: str | None = None
 
     @model_validator(mode="after")
     def _check_cited(self) -> Agency:
@@ -254,7 +272,7 @@ class Network(_Cited):
 
     @model_validator(mode="after")
     def _check_network(self) -> Network:
-        if self.model != "two_tier":
+        if self.model not in ("two_tier", "agency_two_tier"):
             return self._check_single_tier()
         if self.full_points is None and self.budget_eur is None:
             raise _LocatedError(
@@ -693,17 +711,50 @@ class Scenario(_Model):
             path = self._path.parent / path
         return path
 
-    def with_drive_only(self) -> Scenario:
-        """Return a copy that uses plain driving times (``[travel.car] door_to_door = false``)."""
-        car = self.travel.car.model_copy(update={"door_to_door": False})
-        travel = self.travel.model_copy(update={"car": car})
-        copy = self.model_copy(update={"travel": travel})
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return a validated copy with some keys changed, e.g. in a notebook.
+
+        Parameters
+        ----------
+        changes
+            Dotted key paths to new values, as in the file:
+            ``{"network.model": "agency_two_tier", "network.full_points": 3}``.
+
+        Raises
+        ------
+        ScenarioError
+            If the changed scenario does not validate (the message names the key).
+        """
+        data = self.model_dump(exclude_unset=True)
+        for dotted, value in changes.items():
+            *parents, last = dotted.split(".")
+            node = data
+            for name in parents:
+                node = node.setdefault(name, {})
+            node[last] = value
+        from pydantic import ValidationError
+
+        from optimizer.scenario._messages import format_errors
+
+        try:
+            copy = type(self).model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(format_errors(exc, data, self._lines, self._path)) from None
         copy._path, copy._lines = self._path, self._lines
         return copy
+
+    def with_drive_only(self) -> Scenario:
+        """Return a copy that uses plain driving times (``[travel.car] door_to_door = false``)."""
+        return self.with_changes({"travel.car.door_to_door": False})
 
     def assumptions(self) -> list[str]:
         """Return the key paths of figures marked as assumptions the user should set."""
         out = [f"agencies.{key}" for key, a in self.agencies.items() if a.assumption]
+        out += [
+            f"agencies.{key}.staffing"
+            for key, a in self.agencies.items()
+            if a.visits_per_fte is not None and not a.staffing_source
+        ]
         out += [f"network.{name}" for name in self.network.assumptions]
         out += [f"travel.{name}" for name in self.travel.assumptions]
         return out

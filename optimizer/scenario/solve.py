@@ -38,6 +38,9 @@ _KEY_OF_PARAMETER: Mapping[str, KeyPath] = {
     "site_cost_full": ("network", "full_point_annual_cost_eur"),
     "site_cost_remote": ("network", "remote_point_annual_cost_eur"),
     "site_costs": ("network", "full_point_annual_cost_eur"),
+    "presence": ("agencies",),
+    "access_minutes": ("network", "access_standard", "minutes"),
+    "desk_capacity": ("agencies",),
 }
 
 __all__ = ["Choice", "solve_network"]
@@ -105,6 +108,10 @@ def _build_model(
         "site_ids": list(problem.site_ids),
         "demand_ids": [str(c) for c in problem.region.population.index],
     }
+    if net.model == "agency_two_tier":
+        from optimizer.scenario.staffing import agency_model
+
+        return agency_model(problem, full_points=full_points, remote_points=remote_points)
     visits = problem.served_visits
     standard = net.access_standard
     if net.model == "two_tier":
