@@ -69,12 +69,17 @@ def _literal(value: object) -> Text:
 
 
 @app.command("regions")
-def regions_command() -> None:
+def regions_command(
+    bundles: Annotated[
+        list[Path] | None,
+        typer.Option("--bundles", help="Extra folder of bundles to search first (repeatable)."),
+    ] = None,
+) -> None:
     """List the regions: local bundles and the 18 mainland regions to fetch."""
     from optimizer.region import list_regions
 
     try:
-        infos = list_regions(settings=get_settings())
+        infos = list_regions(bundles=bundles or (), settings=get_settings())
     except OptimizerError as exc:
         raise _fail(exc) from exc
     table = Table(title="Regions")
@@ -91,6 +96,7 @@ def info_command(
     region: Annotated[str, typer.Argument(help="Region slug, name, code or bundle folder.")],
 ) -> None:
     """Show a region's population, grid cells, road graph and sites."""
+    from optimizer.population import cell_size
     from optimizer.region import load_region
 
     try:
@@ -98,11 +104,13 @@ def info_command(
     except OptimizerError as exc:
         raise _fail(exc) from exc
     s = reg.summary()
+    edge = cell_size(reg.population)
+    size = f"{edge / 1000:g} km" if edge >= 1000 else f"{edge:g} m"
     table = Table(title=f"{reg.name} ({reg.code})", show_header=False)
     table.add_column("field")
     table.add_column("value", justify="right")
     table.add_row("population", f"{s['population']:,}")
-    table.add_row("grid cells (1 km)", f"{s['cells']:,}")
+    table.add_row(f"grid cells ({size})", f"{s['cells']:,}")
     table.add_row("municipalities", str(s["municipalities"]))
     table.add_row("road nodes", f"{s['road_nodes']:,}")
     table.add_row("road edges", f"{s['road_edges']:,}")
@@ -141,9 +149,19 @@ def fetch_command(
         Path | None,
         typer.Option(help="Read roads from a local .osm.pbf/.graphml/.gpkg instead of Overpass."),
     ] = None,
+    sites: Annotated[
+        Path | None,
+        typer.Option(
+            "--sites", help="Extra candidate sites (any CRS), added to the municipal centres."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
 ) -> None:
-    """Build a real bundle from Statistics Finland WFS and OpenStreetMap (online)."""
+    """Build a real bundle from Statistics Finland WFS and OpenStreetMap (online).
+
+    Candidate sites sit at the real central localities of the region's
+    municipalities (National Land Survey, shipped with the package).
+    """
     from rich.progress import Progress
 
     from optimizer.sources import fetch_region, find_region
@@ -160,6 +178,7 @@ def fetch_command(
                 progress=progress,
                 settings=settings,
                 roads_file=roads_file,
+                sites_file=sites,
                 overwrite=overwrite,
             )
     except OptimizerError as exc:
@@ -184,26 +203,83 @@ def bundle_command(
     ),
     sites: Annotated[Path, typer.Option(help="Candidate sites file.")] = Path("sites.gpkg"),
     boundary: Annotated[Path | None, typer.Option(help="Optional region outline.")] = None,
+    slug: Annotated[
+        str | None, typer.Option(help="Short name of the bundle (default: the folder name).")
+    ] = None,
+    population_column: Annotated[
+        str | None, typer.Option(help="Residents column of the grid, e.g. ASUKKAITA.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Cell id column, e.g. INDEX.")] = None,
+    municipality_column: Annotated[
+        str | None, typer.Option(help="Municipality code column of the grid.")
+    ] = None,
+    age_band: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--age-band", help="An age band of the grid, COLUMN=FROM-TO or COLUMN=FROM+ (repeat)."
+        ),
+    ] = None,
+    hsy_ages: Annotated[
+        bool, typer.Option("--hsy-ages", help="The grid has HSY's age bands IKA0_9 ... IKA_YLI80.")
+    ] = False,
+    suppression_code: Annotated[
+        list[float] | None,
+        typer.Option(help="Code of a hidden count in the age fields (repeat; default -1 and 99)."),
+    ] = None,
+    site_name_column: Annotated[
+        str | None, typer.Option(help="Name column of the sites file, e.g. address.")
+    ] = None,
+    synthetic: Annotated[
+        list[str] | None,
+        typer.Option(help="Mark a layer synthetic: population, roads, sites, boundary (repeat)."),
+    ] = None,
+    clip_to_boundary: Annotated[
+        bool, typer.Option(help="Keep only the cells inside --boundary.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle.")] = False,
 ) -> None:
-    """Build a bundle from your own grid, roads and sites files (works offline)."""
-    from optimizer.region import bundle_from_files
+    """Build a bundle from your own grid, roads and sites files (works offline).
+
+    Any CRS is reprojected (and logged); map your columns with the --*-column
+    options and your age bands with --age-band or --hsy-ages.
+    """
+    from optimizer._ages import SUPPRESSION_CODES
+    from optimizer.population import HSY_AGE_BANDS
+    from optimizer.sources import bundle_from_files
 
     if not from_files:
         raise typer.BadParameter(
             "pass --from-files with --population, --roads and --sites; "
             "use `optimizer fetch` to build a bundle from online sources"
         )
+    columns = {
+        key: value
+        for key, value in (
+            ("population", population_column),
+            ("cell_id", id_column),
+            ("municipality", municipality_column),
+        )
+        if value
+    }
+    bands: list[Any] = list(HSY_AGE_BANDS) if hsy_ages else []
+    bands += list(age_band or [])
     try:
         path = bundle_from_files(
             out_dir=out,
             name=name,
             code=code,
             year=year,
+            slug=slug,
             population_file=population,
             roads_file=roads,
             sites_file=sites,
             boundary_file=boundary,
+            population_columns=columns or None,
+            age_bands=bands or None,
+            suppression_codes=tuple(suppression_code) if suppression_code else SUPPRESSION_CODES,
+            site_columns={"name": site_name_column} if site_name_column else None,
+            clip_to_boundary=clip_to_boundary,
+            synthetic=synthetic or None,
             overwrite=overwrite,
             settings=get_settings(),
         )
@@ -214,23 +290,31 @@ def bundle_command(
 
 @app.command("synth")
 def synth_command(
-    finland_dir: Annotated[
-        Path, typer.Option(help="Folder with the national tables (e.g. ../shared/data/finland).")
-    ],
     out: Annotated[Path, typer.Option(help="Folder to write the bundles into.")],
     regions: Annotated[
         str, typer.Option(help="'all' or comma-separated maakunta codes, e.g. 12,19.")
     ] = "all",
+    year: Annotated[int, typer.Option(help="Population year (THL Sotkanet, 2000-2022).")] = 2022,
     overwrite: Annotated[bool, typer.Option(help="Replace existing bundles.")] = False,
+    finland_dir: Annotated[
+        Path | None,
+        typer.Option(hidden=True, help="Ignored: the national tables ship with the package."),
+    ] = None,
 ) -> None:
-    """Build SYNTHETIC bundles for mainland regions (the offline national test set)."""
-    from optimizer.synthetic import write_national_bundles
+    """Build SYNTHETIC bundles for mainland regions (the offline national test set).
+
+    Municipalities, populations and central localities are the real national
+    tables shipped with the package; the grid and roads are generated.
+    """
+    from optimizer.sources.synthetic import write_national_bundles
 
     codes = None if regions == "all" else [c.strip() for c in regions.split(",") if c.strip()]
-    try:
-        paths = write_national_bundles(
-            finland_dir=finland_dir, out_root=out, codes=codes, overwrite=overwrite
+    if finland_dir is not None:
+        err_console.print(
+            "[yellow]note:[/] --finland-dir is ignored (tables ship with the package)"
         )
+    try:
+        paths = write_national_bundles(out_root=out, codes=codes, year=year, overwrite=overwrite)
     except OptimizerError as exc:
         raise _fail(exc) from exc
     for path in paths:

@@ -1,4 +1,4 @@
-"""Population grids: convert, read and validate 1 km population cells.
+"""Population grids: convert, read and validate population cells.
 
 The bundle schema (see ``optimizer.region``) holds one row per grid cell:
 
@@ -12,6 +12,11 @@ geometry            cell polygon in EPSG:3067 (ETRS-TM35FIN)
 ``municipality``    3-digit municipality code (``str``, e.g. ``"091"``)
 ==================  =====================================================
 
+Cells are squares of one size, usually 1 km (Statistics Finland) or 250 m
+(HSY, the Helsinki region); :func:`cell_size` measures it. No cell may hold
+more residents than :data:`MAX_CELL_RESIDENTS` (everyone in Finland), and the
+age groups of a cell may not add up to more than its residents.
+
 Statistics Finland publishes the grid as ``vaestoruutu:vaki{YEAR}_1km`` (cell
 polygons), ``vaki{YEAR}_1km_kp`` (cell centre points) and ``vaki{YEAR}_5km``.
 Its fields are ``grd_id``, ``xkoord`` and ``ykoord`` (the lower-left corner of
@@ -20,7 +25,12 @@ the cell, metres in EPSG:3067), ``vaesto`` (residents), ``miehet``, ``naiset``,
 listed, and for cells with fewer than 10 residents every field but ``vaesto``
 is ``-1`` (suppressed). :func:`grid_from_features` turns this schema into the
 bundle schema, building each cell square from ``xkoord``/``ykoord`` so that the
-point layer and the polygon layers give the same cells.
+point layer and the polygon layers give the same cells; without those fields
+it takes the cell polygons in the CRS the input declares.
+
+Any other grid file is read by :func:`read_population` with a mapping of its
+columns, its age bands (see :mod:`optimizer._ages`: e.g. HSY's ten-year bands)
+and its suppression codes, and reprojected when asked.
 """
 
 from __future__ import annotations
@@ -35,27 +45,45 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 
-from optimizer.errors import BundleNotFoundError, CRSError, DataError
+from optimizer._ages import (
+    AGE_GROUPS,
+    HSY_AGE_BANDS,
+    SUPPRESSION_CODES,
+    AgeBand,
+    ages_from_bands,
+    parse_age_band,
+    suppress,
+)
+from optimizer._fields import name_rows, numeric_column
+from optimizer._files import crs_label, read_vector
+from optimizer.errors import CRSError, DataError
 
 __all__ = [
     "AGE_COLUMNS",
     "GRID_COLUMNS",
+    "HSY_AGE_BANDS",
+    "MAX_CELL_RESIDENTS",
+    "STANDARD_CELL_SIZES_M",
     "STATFI_FIELDS",
     "SUPPRESSED",
+    "SUPPRESSION_CODES",
+    "AgeBand",
+    "cell_size",
+    "check_extent",
     "format_municipality_code",
     "grid_from_features",
+    "parse_age_band",
     "read_population",
     "validate_population",
 ]
 
 logger = logging.getLogger(__name__)
 
-AGE_COLUMNS: tuple[str, ...] = ("age_0_14", "age_15_64", "age_65_plus")
+AGE_COLUMNS: tuple[str, ...] = tuple(AGE_GROUPS)
 """Age-group columns of the bundle schema (NaN where unknown)."""
 
 GRID_COLUMNS: tuple[str, ...] = ("population", *AGE_COLUMNS, "municipality")
@@ -73,8 +101,14 @@ STATFI_FIELDS: Mapping[str, str] = {
 SUPPRESSED = -1
 """Value Statistics Finland puts in every field but ``vaesto`` of cells under 10 people."""
 
-_MAX_NAMED = 10  # how many offending cells an error message names
+MAX_CELL_RESIDENTS = 5_563_970
+"""Residents of the whole of Finland on 31 Dec 2022 (THL Sotkanet): no cell holds more."""
+
+STANDARD_CELL_SIZES_M: tuple[float, ...] = (250.0, 500.0, 1000.0, 5000.0)
+"""Cell sizes published in Finland; :func:`cell_size` snaps to them within 2 %."""
+
 _CELL_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*km", re.IGNORECASE)
+_EXTENT_MARGIN_M = 50_000.0
 
 
 def format_municipality_code(value: object) -> str | None:
@@ -173,21 +207,25 @@ def _infer_cell_size(frame: pd.DataFrame, cell_size: float | None) -> float:
     if "geometry" in frame.columns and len(frame):
         geom = frame["geometry"].iloc[0]
         if isinstance(geom, (shapely.Polygon, shapely.MultiPolygon)):
-            minx, _, maxx, _ = geom.bounds
-            return float(round(maxx - minx))
+            return float(round(math.sqrt(geom.area)))
     return 1000.0
 
 
-def _numeric(frame: pd.DataFrame, column: str, *, source: str) -> pd.Series:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & frame[column].notna()
-    if bad.any():
-        examples = ", ".join(repr(v) for v in frame.loc[bad, column].head(3))
-        raise DataError(
-            f"{source}: field '{column}' has {int(bad.sum())} non-numeric value(s) "
-            f"(e.g. {examples}); expected numbers"
-        )
-    return values.astype("float64")
+def _input_crs(data: object, crs: str | None, *, source: str) -> CRS | None:
+    """Return the CRS of the input's geometries: declared by the input, else ``crs``."""
+    declared: object = None
+    if isinstance(data, gpd.GeoDataFrame):
+        declared = data.crs
+    elif isinstance(data, Mapping) and isinstance(data.get("crs"), Mapping):
+        declared = (data["crs"].get("properties") or {}).get("name")
+    if declared is None:
+        declared = crs
+    if declared is None:
+        return None
+    try:
+        return CRS.from_user_input(declared)
+    except (PyprojCRSError, TypeError) as exc:
+        raise CRSError(f"{source}: unreadable CRS {str(declared)[:80]!r}: {exc}") from None
 
 
 def grid_from_features(
@@ -196,6 +234,7 @@ def grid_from_features(
     year: int | None = None,
     source: str = "Statistics Finland population grid",
     cell_size: float | None = None,
+    crs: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Convert Statistics Finland grid features into the bundle population schema.
 
@@ -212,18 +251,26 @@ def grid_from_features(
     cell_size
         Cell edge in metres. By default it is read from the ``grd_id`` prefix
         (``"1km..."``, ``"5km..."``), else from the first polygon, else 1000.
+    crs
+        CRS of the geometries when the input does not declare one (a
+        GeoDataFrame's ``crs``, a collection's ``crs`` member). Only needed when
+        the cells must be placed by their polygons: ``xkoord``/``ykoord`` are
+        EPSG:3067 by definition.
 
     Returns
     -------
     geopandas.GeoDataFrame
         The validated grid in the bundle schema (see the module docstring), in
-        EPSG:3067. Suppressed age counts (``-1``) become NaN.
+        EPSG:3067. Suppressed age counts (``-1``) become NaN. Polygons in
+        another CRS are reprojected.
 
     Raises
     ------
     DataError
         If required fields are missing or hold invalid values (see
-        :func:`validate_population`).
+        :func:`validate_population`), or the cells lie outside Finland.
+    CRSError
+        If the cells must be placed by polygons whose CRS is unknown.
     """
     frame = _frame_from_input(data, source=source)
     if frame.empty:
@@ -237,18 +284,33 @@ def grid_from_features(
             f"{', '.join(sorted(map(str, frame.columns)))}"
         )
     size = _infer_cell_size(frame, cell_size)
+    target = CRS.from_epsg(3067)
 
     if {"xkoord", "ykoord"} <= set(frame.columns):
-        x = _numeric(frame, "xkoord", source=source).to_numpy()
-        y = _numeric(frame, "ykoord", source=source).to_numpy()
+        x = numeric_column(frame["xkoord"], source=source, field="xkoord").to_numpy()
+        y = numeric_column(frame["ykoord"], source=source, field="ykoord").to_numpy()
         if np.isnan(x).any() or np.isnan(y).any():
             raise DataError(f"{source}: fields 'xkoord'/'ykoord' have missing values")
         geometry = shapely.box(x, y, x + size, y + size)
     elif "geometry" in frame.columns and all(
         isinstance(g, (shapely.Polygon, shapely.MultiPolygon)) for g in frame["geometry"]
     ):
-        geometry = np.asarray(frame["geometry"], dtype=object)
-        bounds = shapely.bounds(geometry)
+        declared = _input_crs(data, crs, source=source)
+        if declared is None:
+            raise CRSError(
+                f"{source}: the cells have no 'xkoord'/'ykoord' and their polygons declare no "
+                "CRS; pass crs=... (e.g. 'EPSG:3067') or read a file that declares it"
+            )
+        polygons = gpd.GeoSeries(list(frame["geometry"]), crs=declared)
+        if not declared.equals(target):
+            logger.info(
+                "%s: reprojecting the cells from %s to EPSG:3067", source, crs_label(declared)
+            )
+            polygons = polygons.to_crs(target)
+            size = float(round(math.sqrt(float(np.median(polygons.area)))))
+        geometry = polygons.to_numpy()
+        # the corners to the metre: reprojected squares are off by millimetres
+        bounds = np.round(shapely.bounds(geometry))
         x, y = bounds[:, 0], bounds[:, 1]
     else:
         raise DataError(
@@ -264,22 +326,25 @@ def grid_from_features(
             [f"{km}N{int(yy // 1000)}E{int(xx // 1000)}" for xx, yy in zip(x, y, strict=True)]
         )
 
-    out = pd.DataFrame(index=pd.Index(cell_id.to_numpy(), name="cell_id", dtype=object))
-    out["population"] = _numeric(frame, "vaesto", source=source).to_numpy()
+    index = pd.Index(cell_id.to_numpy(), name="cell_id", dtype=object)
+    out = pd.DataFrame(index=index)
+    out["population"] = numeric_column(frame["vaesto"], source=source, field="vaesto").to_numpy()
+    ages = {}
     for field, column in STATFI_FIELDS.items():
         if column in ("population", "municipality"):
             continue
         if field in frame.columns:
-            values = _numeric(frame, field, source=source)
-            out[column] = values.mask(values == SUPPRESSED).to_numpy()
+            values = numeric_column(frame[field], source=source, field=field).to_numpy()
         else:
-            out[column] = np.nan
+            values = np.full(len(frame), np.nan)
+        ages[column] = values
+    out[list(ages)] = suppress(
+        pd.DataFrame(ages, index=index), out["population"], codes=(SUPPRESSED,)
+    )
     if "kunta" in frame.columns:
-        try:
-            codes = [format_municipality_code(v) for v in frame["kunta"]]
-        except DataError as exc:
-            raise DataError(f"{source}: field 'kunta': {exc}") from None
-        out["municipality"] = pd.Series(codes, index=out.index, dtype=object)
+        out["municipality"] = _municipality_codes(
+            pd.Series(frame["kunta"].to_numpy(), index=index), source=source, field="kunta"
+        )
     else:
         out["municipality"] = pd.Series([None] * len(out), index=out.index, dtype=object)
 
@@ -288,7 +353,43 @@ def grid_from_features(
     if year is not None:
         grid.attrs["year"] = int(year)
     logger.debug("converted %d grid cells of %g m from %s", len(grid), size, source)
-    return validate_population(grid, source=source)
+    grid = validate_population(grid, source=source)
+    check_extent(grid, source=source)
+    return grid
+
+
+def _finland_bounds() -> tuple[float, float, float, float]:
+    """Return the area of use of EPSG:3067 (Finland) in EPSG:3067 metres."""
+    area = CRS.from_epsg(3067).area_of_use
+    assert area is not None
+    to_m = Transformer.from_crs("EPSG:4326", "EPSG:3067", always_xy=True)
+    return to_m.transform_bounds(area.west, area.south, area.east, area.north)
+
+
+def check_extent(grid: gpd.GeoDataFrame, *, source: str) -> None:
+    """Check that a grid in EPSG:3067 lies in Finland (its area of use, 50 km margin).
+
+    Coordinates in another CRS than declared (e.g. degrees read as metres) land
+    far outside; this says so instead of building a bundle in the wrong place.
+
+    Raises
+    ------
+    DataError
+        If cell centres lie outside Finland; names the cells and their extent.
+    """
+    minx, miny, maxx, maxy = _finland_bounds()
+    m = _EXTENT_MARGIN_M
+    centres = shapely.centroid(grid.geometry.to_numpy())
+    cx, cy = shapely.get_x(centres), shapely.get_y(centres)
+    outside = (cx < minx - m) | (cx > maxx + m) | (cy < miny - m) | (cy > maxy + m)
+    if outside.any():
+        raise DataError(
+            f"population grid in {source}: {int(outside.sum())} cell(s) lie outside Finland "
+            f"(x {cx[outside].min():,.0f}-{cx[outside].max():,.0f} m, y "
+            f"{cy[outside].min():,.0f}-{cy[outside].max():,.0f} m in EPSG:3067): "
+            f"{name_rows(grid.index[outside])}. The coordinates are probably in another CRS "
+            "than the file declares; fix the file's CRS"
+        )
 
 
 def read_population(
@@ -296,12 +397,17 @@ def read_population(
     *,
     layer: str | None = None,
     columns: Mapping[str, str] | None = None,
+    age_bands: Sequence[AgeBand | str] | None = None,
+    suppression_codes: Iterable[float] = SUPPRESSION_CODES,
+    crs: str = "EPSG:3067",
+    reproject: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read a population grid from a user's file (GeoPackage, GeoJSON, shapefile...).
 
     A file in the Statistics Finland schema (fields ``vaesto``, ``xkoord``,
     ``ykoord``...) is converted with :func:`grid_from_features`. Any other file
-    must hold the bundle columns, or name them with ``columns``.
+    must hold the bundle columns, or name them with ``columns`` and
+    ``age_bands``.
 
     Parameters
     ----------
@@ -312,8 +418,20 @@ def read_population(
     columns
         Bundle column -> column in the file, for the keys ``cell_id``,
         ``population``, ``age_0_14``, ``age_15_64``, ``age_65_plus`` and
-        ``municipality``; e.g. ``{"population": "pop2022", "cell_id": "id"}``.
+        ``municipality``; e.g. ``{"population": "ASUKKAITA", "cell_id": "INDEX"}``.
         Without a ``cell_id`` column the cells are numbered ``cell-0``, ``cell-1``...
+    age_bands
+        The file's age bands (:class:`AgeBand` or text like ``"IKA0_9=0-9"``),
+        mapped onto the three age groups as :mod:`optimizer._ages` describes,
+        e.g. :data:`HSY_AGE_BANDS`. Not together with age keys in ``columns``.
+    suppression_codes
+        Codes for hidden counts in the age fields (default: Statistics
+        Finland's -1 and HSY's 99, applied by the rules of :mod:`optimizer._ages`).
+    crs
+        The CRS of the bundle.
+    reproject
+        Reproject a grid in another CRS to ``crs`` (logged). Otherwise such a
+        grid is refused with :class:`~optimizer.errors.CRSError`.
 
     Returns
     -------
@@ -327,23 +445,17 @@ def read_population(
     DataError
         If the file cannot be read or the grid is invalid.
     CRSError
-        If the grid is not in EPSG:3067.
+        If the grid has no CRS, or another than ``crs`` and ``reproject`` is false.
     """
     path = Path(path)
     source = str(path)
-    if not path.exists():
-        raise BundleNotFoundError(
-            f"population file {source} does not exist; give the path of a GeoPackage, "
-            "GeoJSON or shapefile with grid cells"
-        )
-    try:
-        frame = gpd.read_file(path, layer=layer)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-        raise DataError(f"cannot read population file {source}: {exc}") from exc
+    frame = read_vector(path, what="population file", layer=layer)
 
     lower = {str(c).lower(): c for c in frame.columns}
     if "vaesto" in lower and ({"xkoord", "ykoord"} <= set(lower) or "grd_id" in lower):
         logger.info("%s is in the Statistics Finland grid schema; converting", source)
+        if frame.crs is not None and not frame.crs.equals(crs) and not reproject:
+            raise CRSError(_crs_message(source, frame.crs, crs))
         return grid_from_features(frame, source=source)
 
     mapping = dict(columns or {})
@@ -360,18 +472,94 @@ def read_population(
             f"{source}: column(s) {', '.join(missing)} named in columns= are not in the file; "
             f"columns present: {', '.join(map(str, frame.columns))}"
         )
+    bands = [b if isinstance(b, AgeBand) else parse_age_band(b) for b in age_bands or ()]
+    if bands and set(mapping) & set(AGE_COLUMNS):
+        raise DataError("give the ages either as age bands or as age columns in columns=, not both")
     frame = frame.rename(columns={v: k for k, v in mapping.items()})
     if "cell_id" in frame.columns:
         frame = frame.set_index("cell_id")
     else:
         frame.index = pd.Index([f"cell-{i}" for i in range(len(frame))], name="cell_id")
-    return validate_population(frame, source=source)
+    frame.index = pd.Index([str(i) for i in frame.index], name="cell_id", dtype=object)
+    if "population" in frame.columns:
+        total = pd.to_numeric(frame["population"], errors="coerce")
+        if bands:
+            ages = ages_from_bands(
+                frame, bands, total=total, source=source, codes=suppression_codes
+            )
+            frame = frame.drop(columns=[b.column for b in bands])
+            frame[list(AGE_COLUMNS)] = ages
+        else:
+            present = [c for c in AGE_COLUMNS if c in frame.columns]
+            if present:
+                counts = pd.DataFrame(
+                    {c: numeric_column(frame[c], source=source, field=c) for c in present}
+                )
+                frame[present] = suppress(counts, total, codes=suppression_codes)
+    if frame.crs is None:
+        raise CRSError(
+            f"population grid in {source} has no CRS; expected {crs}. Save the file with its "
+            "CRS (e.g. a .prj beside a shapefile)"
+        )
+    if not frame.crs.equals(crs):
+        if not reproject:
+            raise CRSError(_crs_message(source, frame.crs, crs))
+        logger.info(
+            "reprojecting population grid %s from %s to %s", source, crs_label(frame.crs), crs
+        )
+        frame = frame.to_crs(crs)
+    return validate_population(frame, source=source, crs=crs)
 
 
-def _name_cells(index: Iterable[object], count: int) -> str:
-    names = [str(i) for i in list(index)[:_MAX_NAMED]]
-    more = f" and {count - len(names)} more" if count > len(names) else ""
-    return ", ".join(names) + more
+def _crs_message(source: str, actual: object, crs: str) -> str:
+    epsg = CRS.from_user_input(crs).to_epsg()
+    hint = f"to_crs({epsg})" if epsg else f"to_crs({crs!r})"
+    return (
+        f"population grid in {source} is in {crs_label(actual)}; expected {crs}. Reproject it "
+        f"with gdf.{hint}, or let `optimizer bundle --from-files` reproject it"
+    )
+
+
+def _municipality_codes(values: pd.Series, *, source: str, field: str) -> pd.Series:
+    """Format municipality codes (once per distinct value), naming the cells at fault."""
+    uniques = pd.unique(values.to_numpy(dtype=object))
+    formatted: dict[Any, str | None] = {}
+    bad = []
+    for value in uniques:
+        try:
+            formatted[value] = format_municipality_code(value)
+        except DataError as exc:
+            bad.append((value, str(exc)))
+    if bad:
+        value, reason = bad[0]
+        cells = values.index[values.map(lambda v: v is value or v == value).to_numpy(bool)]
+        raise DataError(
+            f"population grid in {source}: field '{field}': {reason} (cells {name_rows(cells)})"
+        )
+    codes = [
+        formatted.get(v) if not _is_missing(v) else None for v in values.to_numpy(dtype=object)
+    ]
+    return pd.Series(codes, index=values.index, dtype=object)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def cell_size(grid: gpd.GeoDataFrame) -> float:
+    """Return the edge of a grid's cells in metres (the median cell).
+
+    The square root of the median cell area, snapped to one of
+    :data:`STANDARD_CELL_SIZES_M` when within 2 % (a reprojected 250 m cell is
+    no longer axis-aligned but keeps its area), else rounded to the metre.
+    """
+    if len(grid) == 0:
+        return math.nan
+    edge = math.sqrt(float(np.median(shapely.area(grid.geometry.to_numpy()))))
+    for standard in STANDARD_CELL_SIZES_M:
+        if abs(edge - standard) <= 0.02 * standard:
+            return standard
+    return float(round(edge))
 
 
 def validate_population(
@@ -421,12 +609,7 @@ def validate_population(
             f"are already {crs} metres, declare it with gdf.set_crs({crs!r})"
         )
     if not CRS.from_user_input(gdf.crs).equals(expected):
-        epsg = expected.to_epsg()
-        hint = f"to_crs({epsg})" if epsg else f"to_crs({crs!r})"
-        raise CRSError(
-            f"population grid in {source} is in {gdf.crs.to_string()}; expected {crs}. "
-            f"Reproject it with gdf.{hint} before use"
-        )
+        raise CRSError(_crs_message(source, gdf.crs, crs))
     grid = gdf.copy()
     if "cell_id" in grid.columns:
         grid = grid.set_index("cell_id")
@@ -437,7 +620,8 @@ def validate_population(
         raise DataError(
             f"population grid in {source} has no 'population' column; columns present: "
             f"{present or '(none)'}. Rename the residents column to 'population' or pass "
-            "columns={'population': ...} to read_population"
+            "columns={'population': ...} to read_population (--population-column on the "
+            "command line)"
         )
     population = pd.to_numeric(grid["population"], errors="coerce").astype("float64")
     bad = population.isna() | ~np.isfinite(population) | (population < 0)
@@ -449,32 +633,47 @@ def validate_population(
         raise DataError(
             f"population grid in {source}: field 'population' must be finite and >= 0, but "
             f"{n} cell(s) are not ({n_neg} negative, {n_nan} missing or not numeric, "
-            f"{n_inf} infinite): {_name_cells(grid.index[bad], n)}. Fix or drop these cells"
+            f"{n_inf} infinite): {name_rows(grid.index[bad], n)}. Fix or drop these cells"
+        )
+    huge = population > MAX_CELL_RESIDENTS
+    if huge.any():
+        raise DataError(
+            f"population grid in {source}: {int(huge.sum())} cell(s) hold more residents than "
+            f"the whole of Finland ({MAX_CELL_RESIDENTS:,}): {name_rows(grid.index[huge])} "
+            f"(largest {population.max():,.0f}). Check the residents column and its units"
+        )
+    if population.sum() > MAX_CELL_RESIDENTS:
+        raise DataError(
+            f"population grid in {source} holds {population.sum():,.0f} residents, more than "
+            f"the whole of Finland ({MAX_CELL_RESIDENTS:,}); check for duplicated cells or a "
+            "wrong residents column"
         )
     grid["population"] = population
 
+    known_sum = pd.Series(0.0, index=grid.index)
     for column in AGE_COLUMNS:
         if column not in grid.columns:
             grid[column] = np.nan
             continue
-        values = pd.to_numeric(grid[column], errors="coerce").astype("float64")
+        values = numeric_column(grid[column], source=source, field=column, rows="cell(s)")
         bad = np.isinf(values) | (values < 0)
         if bad.any():
             n = int(bad.sum())
             raise DataError(
                 f"population grid in {source}: field '{column}' must be >= 0 or NaN "
                 f"(unknown), but {n} cell(s) are negative or infinite: "
-                f"{_name_cells(grid.index[bad], n)}. Statistics Finland's -1 (suppressed) "
-                "is converted by grid_from_features"
+                f"{name_rows(grid.index[bad], n)}. Suppression codes such as Statistics "
+                "Finland's -1 are turned into NaN by read_population and grid_from_features"
             )
+        _check_not_above(values, population, source=source, field=column)
+        known_sum += values.fillna(0.0)
         grid[column] = values
+    _check_not_above(known_sum, population, source=source, field="age groups together")
 
     if "municipality" in grid.columns:
-        try:
-            codes = [format_municipality_code(v) for v in grid["municipality"]]
-        except DataError as exc:
-            raise DataError(f"population grid in {source}: field 'municipality': {exc}") from None
-        grid["municipality"] = pd.Series(codes, index=grid.index, dtype=object)
+        grid["municipality"] = _municipality_codes(
+            grid["municipality"], source=source, field="municipality"
+        )
     else:
         grid["municipality"] = pd.Series([None] * len(grid), index=grid.index, dtype=object)
 
@@ -484,7 +683,7 @@ def validate_population(
         n = int(missing.sum())
         raise DataError(
             f"population grid in {source}: {n} cell(s) have no geometry: "
-            f"{_name_cells(grid.index[missing], n)}"
+            f"{name_rows(grid.index[missing], n)}"
         )
     not_polygon = ~geoms.geom_type.isin(["Polygon", "MultiPolygon"])
     if not_polygon.any():
@@ -492,7 +691,7 @@ def validate_population(
         kinds = ", ".join(sorted(set(geoms[not_polygon].geom_type)))
         raise DataError(
             f"population grid in {source}: cells must be polygons, but {n} cell(s) are "
-            f"{kinds}: {_name_cells(grid.index[not_polygon], n)}. For Statistics Finland "
+            f"{kinds}: {name_rows(grid.index[not_polygon], n)}. For Statistics Finland "
             "centre points (vaki*_1km_kp) use grid_from_features, which builds the squares"
         )
 
@@ -501,7 +700,21 @@ def validate_population(
         ids = pd.unique(grid.index[duplicated])
         raise DataError(
             f"population grid in {source}: cell ids must be unique, but {len(ids)} id(s) "
-            f"repeat: {_name_cells(ids, len(ids))}"
+            f"repeat: {name_rows(ids, len(ids))}"
         )
     ordered = [*GRID_COLUMNS, *(c for c in grid.columns if c not in GRID_COLUMNS)]
     return grid[ordered]
+
+
+def _check_not_above(values: pd.Series, total: pd.Series, *, source: str, field: str) -> None:
+    """Refuse age counts above the cell's residents (a rounding slack of 1e-6 allowed)."""
+    over = (values > total * (1 + 1e-9) + 1e-6).fillna(False).to_numpy(dtype=bool)
+    if over.any():
+        cells = total.index[over]
+        worst = cells[0]
+        raise DataError(
+            f"population grid in {source}: {field} exceed the cell's residents in "
+            f"{int(over.sum())} cell(s): {name_rows(cells)} (e.g. {worst}: "
+            f"{values[worst]:,.0f} of {total[worst]:,.0f}). Check the age columns and "
+            "the suppression codes"
+        )

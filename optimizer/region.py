@@ -1,11 +1,13 @@
-"""Region bundles: load, validate, find and write them.
+"""Region bundles: find, load, validate and write them.
 
 A region *bundle* is a folder::
 
     region.toml        name, slug, code, year, CRS, layer files, sources,
-                       licences, and which layers are synthetic
-    population.gpkg    1 km grid cells (polygons), ``population`` and, where known,
-                       ``age_0_14``, ``age_15_64``, ``age_65_plus``, ``municipality``
+                       licences, and which layers are synthetic (schema:
+                       optimizer._region_toml; unknown keys are refused)
+    population.gpkg    grid cells (polygons, 1 km or 250 m), ``population`` and,
+                       where known, ``age_0_14``, ``age_15_64``, ``age_65_plus``,
+                       ``municipality``
     roads.gpkg         directed road graph with ``length`` (m) and
                        ``travel_time`` (s) on every edge, as GeoPackage layers
                        ``nodes`` and ``edges`` (or roads.graphml, named in
@@ -14,20 +16,37 @@ A region *bundle* is a folder::
                        ``kind``, ``required``, optional ``annual_cost``, ``capacity``
     boundary.gpkg      optional region outline; sites must lie inside it
 
-:func:`load_region` validates every layer on load (CRS, schema, finite
-non-negative population, a strongly connected road core, sites inside the
-region) and raises an :mod:`optimizer.errors` exception naming the file and
-field at fault.
+:func:`load_region` validates every layer on load (CRS, schema, plausible
+populations, a strongly connected road core that reaches the residents, sites
+inside the region) and raises an :mod:`optimizer.errors` exception naming the
+file and field at fault; an unreadable file is an error too, never a
+traceback.
+
+Finding bundles
+---------------
+:func:`resolve_region` turns a bundle folder, a ``region.toml``, or a region's
+slug, name (in any of its languages) or code into a bundle folder. It looks
+in the extra ``bundles`` folders first, then in ``settings.regions_dir``
+(bundled with the package) and ``settings.cache_dir / "regions"`` (fetched).
+:func:`list_regions` lists what it finds and the mainland regions that can
+still be fetched. Names are matched with :func:`optimizer._names.fold`.
+
+Road coverage
+-------------
+A bundle whose roads leave more than ``settings.max_uncovered_share`` of its
+residents farther than the snap threshold
+(:data:`optimizer.traveltimes.DEFAULT_SNAP_THRESHOLD_M`) from the road core
+fails validation (:func:`check_road_coverage`), naming the area that lacks
+roads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import os
-import tomllib
-import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,43 +55,43 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-import pandas as pd
-import tomli_w
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as PyprojCRSError
 
-from optimizer import network, population, sources
+from optimizer import _region_toml, finland, network, population
+from optimizer._files import crs_label, read_toml, read_vector, short_reason
 from optimizer._io import atomic_dir
+from optimizer._names import fold, safe_name
+from optimizer._sites import SITE_KINDS, validate_sites
 from optimizer.errors import (
     BundleNotFoundError,
     CRSError,
     DataError,
+    NetworkError,
+    OptimizerError,
     OutputError,
     UnknownRegionError,
 )
 from optimizer.settings import Settings, get_settings
-from optimizer.sources import osm
+from optimizer.traveltimes import DEFAULT_SNAP_THRESHOLD_M
 
 __all__ = [
     "SITE_KINDS",
     "Region",
     "RegionEntry",
     "RegionMeta",
-    "bundle_from_files",
+    "check_road_coverage",
     "list_regions",
     "load_region",
+    "load_roads",
+    "resolve_region",
     "save_region",
     "validate_sites",
 ]
 
 logger = logging.getLogger(__name__)
 
-SITE_KINDS = ("municipal_centre", "existing_office", "other")
 LAYERS = ("population", "roads", "sites")
-_DEFAULT_FILES = {
-    "population": "population.gpkg",
-    "roads": "roads.gpkg",
-    "sites": "sites.gpkg",
-    "boundary": "boundary.gpkg",
-}
 
 
 @dataclass(frozen=True)
@@ -97,7 +116,8 @@ class Region:
     Attributes
     ----------
     name, slug, code, year, crs
-        Identity of the region (``code`` is the maakunta code, e.g. ``"12"``).
+        Identity of the region (``code`` is the maakunta code, e.g. ``"12"``;
+        ``slug`` passes :func:`optimizer._names.safe_name`).
     population
         Grid cells indexed by ``cell_id``.
     road_network
@@ -145,7 +165,7 @@ class Region:
     ) -> None:
         values = {
             "name": name,
-            "slug": slug,
+            "slug": safe_name(slug, what=f"slug of region {name!r}"),
             "code": code,
             "year": year,
             "crs": crs,
@@ -176,6 +196,7 @@ class Region:
             "crs": self.crs,
             "population": round(float(self.population["population"].sum())),
             "cells": len(self.population),
+            "cell_size_m": population.cell_size(self.population),
             "municipalities": int(self.population["municipality"].nunique())
             if "municipality" in self.population
             else 0,
@@ -190,123 +211,325 @@ class Region:
 
 @dataclass(frozen=True)
 class RegionEntry:
-    """A region that can be loaded or fetched (a row of ``optimizer regions``)."""
+    """A region that can be loaded or fetched (a row of ``optimizer regions``).
+
+    ``status`` is ``"extra"`` (in a ``bundles`` folder given by the caller),
+    ``"bundled"`` (shipped in the data folder), ``"cached"`` (fetched into the
+    cache), ``"fetchable"`` (a mainland region with no local bundle) or
+    ``"invalid"`` (a bundle whose ``region.toml`` cannot be used; ``problem``
+    says why).
+    """
 
     slug: str
     name: str
     code: str
-    status: str  # "bundled", "cached" or "fetchable"
+    status: str
     synthetic: bool
     path: Path | None
+    problem: str | None = None
 
 
-def _fold(text: str) -> str:
-    """Lower-case, accent-free form of a name or code for matching ("01" == "1")."""
-    norm = unicodedata.normalize("NFKD", text.strip().lower())
-    folded = "".join(c for c in norm if not unicodedata.combining(c)).replace(" ", "-")
-    return folded.lstrip("0") or folded if folded.isdigit() else folded
+# --------------------------------------------------------------------------- finding
 
 
-def _bundle_dirs(settings: Settings) -> list[Path]:
-    roots = [settings.regions_dir, settings.cache_dir / "regions"]
-    found: list[Path] = []
-    for root in roots:
-        if root.is_dir():
-            found.extend(sorted(p.parent for p in root.glob("*/region.toml")))
-    return found
+def _bundle_folders(root: Path) -> list[Path]:
+    if (root / "region.toml").is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(p.parent for p in root.glob("*/region.toml"))
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _roots(
+    bundles: Sequence[str | os.PathLike[str]], settings: Settings, search_defaults: bool
+) -> list[tuple[Path, str]]:
+    roots = []
+    for extra in bundles:
+        path = Path(extra).expanduser()
+        if not path.is_dir():
+            raise BundleNotFoundError(
+                f"bundle folder {path} does not exist; give a folder of region bundles "
+                "(e.g. written by `optimizer synth`)"
+            )
+        roots.append((path, "extra"))
+    if search_defaults:
+        roots += [(settings.regions_dir, "bundled"), (settings.cache_dir / "regions", "cached")]
+    return roots
+
+
+def _entry(folder: Path, status: str, settings: Settings) -> RegionEntry:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BundleNotFoundError(
-            f"{path} does not exist; a bundle folder needs region.toml "
-            "(build one with `optimizer bundle --from-files`)"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{path}: invalid TOML: {exc}") from exc
+        spec = _region_toml.parse(
+            read_toml(folder / "region.toml", what="bundle description"),
+            path=folder / "region.toml",
+            crs=settings.crs,
+        )
+    except OptimizerError as exc:
+        return RegionEntry(folder.name, folder.name, "", "invalid", False, folder, str(exc))
+    synthetic = any(spec.synthetic.values())
+    return RegionEntry(spec.slug, spec.name, spec.code, status, synthetic, folder)
 
 
-def list_regions(*, settings: Settings | None = None) -> list[RegionEntry]:
+def list_regions(
+    *,
+    bundles: Sequence[str | os.PathLike[str]] = (),
+    settings: Settings | None = None,
+    search_defaults: bool = True,
+) -> list[RegionEntry]:
     """List the bundles found locally and the mainland regions that can be fetched.
 
     Parameters
     ----------
+    bundles
+        Extra folders to search first: each is a bundle folder or holds bundle
+        folders (e.g. the output of ``optimizer synth``).
     settings
         Environment defaults; read from the environment when ``None``.
+    search_defaults
+        Also search the data folder and the cache (and list the fetchable
+        mainland regions); false lists only what ``bundles`` hold.
 
     Returns
     -------
     list of RegionEntry
-        Local bundles first (``bundled`` in the data folder, ``cached`` in the
-        cache folder), then each of the 18 mainland regions without a local
-        bundle as ``fetchable``.
+        Local bundles first, in search order, then each of the 18 mainland
+        regions without a local bundle as ``fetchable``.
+
+    Raises
+    ------
+    BundleNotFoundError
+        If a folder of ``bundles`` does not exist.
     """
     settings = settings or get_settings()
-    infos: list[RegionEntry] = []
-    for folder in _bundle_dirs(settings):
-        raw = _read_toml(folder / "region.toml")
-        status = "bundled" if folder.is_relative_to(settings.regions_dir) else "cached"
-        infos.append(
-            RegionEntry(
-                slug=str(raw.get("slug", folder.name)),
-                name=str(raw.get("name", folder.name)),
-                code=str(raw.get("code", "")),
-                status=status,
-                synthetic=any(bool(v) for v in raw.get("synthetic", {}).values()),
-                path=folder,
-            )
-        )
-    have = {i.slug for i in infos}
-    for reg in sources.MAINLAND_REGIONS:
-        if reg.slug not in have:
-            infos.append(RegionEntry(reg.slug, reg.name_fi, reg.code, "fetchable", False, None))
-    return infos
+    entries = [
+        _entry(folder, status, settings)
+        for root, status in _roots(bundles, settings, search_defaults)
+        for folder in _bundle_folders(root)
+    ]
+    if search_defaults:
+        have = {e.slug for e in entries} | {fold(e.code) for e in entries if e.code}
+        for reg in finland.MAINLAND_REGIONS:
+            if reg.slug not in have and fold(reg.code) not in have:
+                entries.append(
+                    RegionEntry(reg.slug, reg.name_fi, reg.code, "fetchable", False, None)
+                )
+    return entries
 
 
-def _resolve(name_or_path: str | os.PathLike[str], settings: Settings) -> Path:
-    candidate = Path(name_or_path)
-    if candidate.is_dir():
+def _keys(entry: RegionEntry) -> set[str]:
+    keys = {fold(entry.slug), fold(entry.name)}
+    if entry.code:
+        keys.add(fold(entry.code))
+    if entry.path is not None:
+        keys.add(fold(entry.path.name))
+    return keys
+
+
+def resolve_region(
+    name_or_path: str | os.PathLike[str],
+    *,
+    bundles: Sequence[str | os.PathLike[str]] = (),
+    settings: Settings | None = None,
+    search_defaults: bool = True,
+) -> Path:
+    """Find the bundle folder of a region.
+
+    Parameters
+    ----------
+    name_or_path
+        A bundle folder or its ``region.toml``; or the slug, name or code of a
+        local bundle (``"pohjois-karjala"``, ``"Pohjois-Karjala"``, ``"12"``), or
+        any name of a mainland region (``"Norra Karelen"``), matched with
+        :func:`optimizer._names.fold`.
+    bundles
+        Extra folders searched first (see :func:`list_regions`).
+    settings
+        Environment defaults; read from the environment when ``None``.
+    search_defaults
+        Also search the data folder and the cache.
+
+    Returns
+    -------
+    pathlib.Path
+        The bundle folder (it holds ``region.toml``).
+
+    Raises
+    ------
+    UnknownRegionError
+        If the name matches no region; the message suggests the closest names.
+    BundleNotFoundError
+        If the region is known but has no bundle here; the message says how to
+        build one.
+    """
+    settings = settings or get_settings()
+    candidate = Path(name_or_path).expanduser()
+    if (candidate / "region.toml").is_file():
         return candidate
-    if candidate.suffix == ".toml" and candidate.is_file():
+    if candidate.name == "region.toml" and candidate.is_file():
         return candidate.parent
-    key = _fold(str(name_or_path))
-    local = list_regions(settings=settings)
-    for info in local:
-        if info.path is not None and key in {_fold(info.slug), _fold(info.name), _fold(info.code)}:
-            return info.path
-    for info in local:
-        if info.path is None and key in {_fold(info.slug), _fold(info.name), _fold(info.code)}:
-            raise BundleNotFoundError(
-                f"region {info.name!r} ({info.code}) has no bundle on this machine; "
-                f"build it with `optimizer fetch {info.slug}` (online) or "
-                "`optimizer bundle --from-files` from your own grid, roads and sites"
-            )
-    names = sorted({i.slug for i in local} | {i.name for i in local})
-    close = difflib.get_close_matches(str(name_or_path), names, n=3, cutoff=0.5)
-    close += [n for n in difflib.get_close_matches(key, names, n=3, cutoff=0.5) if n not in close]
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    entries = list_regions(bundles=bundles, settings=settings, search_defaults=search_defaults)
+    key = fold(name_or_path)
+    for entry in entries:
+        if entry.path is not None and key in _keys(entry):
+            return entry.path
+    try:
+        info: finland.RegionInfo | None = finland.find_region(str(name_or_path))
+    except UnknownRegionError:
+        info = None
+    if info is not None:
+        for entry in entries:
+            if entry.path is not None and (
+                entry.slug == info.slug or (entry.code and fold(entry.code) == fold(info.code))
+            ):
+                return entry.path
+        if bundles and not search_defaults:
+            fix = f"`optimizer synth --regions {int(info.code)} --out {Path(bundles[0])}`"
+        else:
+            fix = f"`optimizer fetch {info.slug}` (online)"
+        raise BundleNotFoundError(
+            f"region {info.name_fi!r} ({info.code}) has no bundle on this machine; build it "
+            f"with {fix} or `optimizer bundle --from-files` from your own grid, roads and sites"
+        )
+    names = sorted({e.slug for e in entries} | {e.name for e in entries})
+    folded = {fold(n): n for n in names}
+    close = difflib.get_close_matches(key, list(folded), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(folded[c]) for c in close)}?" if close else ""
     raise UnknownRegionError(
         f"unknown region {str(name_or_path)!r}: not a bundle folder nor a known region name, "
         f"slug or code{hint} (`optimizer regions` lists them)"
     )
 
 
+# --------------------------------------------------------------------------- loading
+
+
+def _validated_roads(roads: network.RoadNetwork, *, source: str) -> network.RoadNetwork:
+    """Validate roads against the road contract (:func:`optimizer.network.validated_network`)."""
+    return network.validated_network(roads, source=source)
+
+
+def _roads_to_crs(roads: network.RoadNetwork, crs: str, *, source: str) -> network.RoadNetwork:
+    """Reproject the node coordinates (lengths and times are unchanged)."""
+    if not roads.crs:
+        raise CRSError(f"road graph in {source} declares no CRS; save it with its CRS")
+    try:
+        same = CRS.from_user_input(roads.crs).equals(CRS.from_user_input(crs))
+    except PyprojCRSError as exc:
+        raise CRSError(
+            f"road graph in {source} has an unreadable CRS: {short_reason(exc)}"
+        ) from None
+    if same:
+        return roads
+    logger.info("reprojecting road graph %s from %s to %s", source, crs_label(roads.crs), crs)
+    x, y = Transformer.from_crs(roads.crs, crs, always_xy=True).transform(roads.x, roads.y)
+    return dataclasses.replace(roads, crs=crs, x=np.asarray(x), y=np.asarray(y))
+
+
+def load_roads(path: str | os.PathLike[str], *, crs: str | None = None) -> network.RoadNetwork:
+    """Read and validate a road graph file (``.gpkg``, ``.graphml`` or ``.osm.pbf``).
+
+    Parameters
+    ----------
+    path
+        The file.
+    crs
+        Reproject the nodes to this CRS when the file is in another (logged),
+        and add travel times from speed limits when the file has none (as
+        :func:`optimizer.network.add_travel_times` does). ``None`` takes the
+        file as it is (a bundle's roads must already be right).
+
+    Returns
+    -------
+    RoadNetwork
+        The validated graph.
+
+    Raises
+    ------
+    BundleNotFoundError, DataError, NetworkError
+        If the file is missing, unreadable or not a valid road graph.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        roads = network.read_roads(path)
+    except OptimizerError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:  # pyogrio, zipfile and OS errors
+        raise DataError(
+            f"cannot read the road graph {path}: {type(exc).__name__}: {short_reason(exc)}; "
+            "check that it is a valid .gpkg (nodes and edges), .graphml or .osm.pbf"
+        ) from None
+    if crs is not None:
+        roads = _roads_to_crs(roads, crs, source=source)
+        if roads.number_of_edges() and np.isnan(roads.travel_time).all():
+            logger.info("%s has no travel times; adding them from speed limits", source)
+            roads = network.as_road_network(network.add_travel_times(roads.to_networkx()))
+    return _validated_roads(roads, source=source)
+
+
+def check_road_coverage(
+    roads: network.RoadNetwork | nx.MultiDiGraph,
+    grid: gpd.GeoDataFrame,
+    *,
+    source: str,
+    settings: Settings | None = None,
+) -> network.RoadCoverage:
+    """Check that the roads reach the residents of a grid.
+
+    Parameters
+    ----------
+    roads
+        The road graph.
+    grid
+        The population grid (same CRS).
+    source
+        The bundle or files, for the message.
+    settings
+        ``max_uncovered_share`` (default 5 %).
+
+    Returns
+    -------
+    RoadCoverage
+        The coverage (also when it passes).
+
+    Raises
+    ------
+    NetworkError
+        If more than ``settings.max_uncovered_share`` of the residents lie
+        farther than :data:`~optimizer.traveltimes.DEFAULT_SNAP_THRESHOLD_M`
+        from the road core; the message says where.
+    """
+    settings = settings or get_settings()
+    coverage = network.road_coverage(roads, grid, threshold_m=DEFAULT_SNAP_THRESHOLD_M)
+    uncovered = 1.0 - coverage.share
+    if uncovered > settings.max_uncovered_share:
+        raise NetworkError(
+            f"{source}: the roads leave {uncovered:.1%} of the residents uncovered (allowed "
+            f"{settings.max_uncovered_share:.0%}): {coverage.describe()}. Extend the road "
+            "data over that area, or clip the grid to the area the roads cover"
+        )
+    if uncovered > 0:
+        logger.info("%s: %s", source, coverage.describe())
+    return coverage
+
+
 def load_region(
     name_or_path: str | os.PathLike[str],
     *,
     settings: Settings | None = None,
+    bundles: Sequence[str | os.PathLike[str]] = (),
 ) -> Region:
     """Load and validate a region bundle.
 
     Parameters
     ----------
     name_or_path
-        A bundle folder (or its ``region.toml``), or the slug, name or code of
-        a local bundle, e.g. ``"pohjois-karjala"``, ``"Pohjois-Karjala"``, ``"12"``.
+        A bundle folder (or its ``region.toml``), or a region's slug, name or
+        code (see :func:`resolve_region`), e.g. ``"pohjois-karjala"``, ``"12"``.
     settings
         Environment defaults; read from the environment when ``None``.
+    bundles
+        Extra folders of bundles searched first.
 
     Returns
     -------
@@ -320,69 +543,56 @@ def load_region(
     BundleNotFoundError
         If the region is known but not on this machine, or a file is missing.
     DataError
-        If a layer fails validation; the message names the file and field.
+        If ``region.toml`` or a layer fails validation or cannot be read; the
+        message names the file and field.
     """
     settings = settings or get_settings()
-    folder = _resolve(name_or_path, settings)
+    folder = resolve_region(name_or_path, bundles=bundles, settings=settings)
     toml_path = folder / "region.toml"
-    raw = _read_toml(toml_path)
-    for key in ("name", "code", "year"):
-        if key not in raw:
-            raise DataError(f"{toml_path}: missing key {key!r}")
-    crs = str(raw.get("crs", settings.crs))
-    if crs.upper() != settings.crs.upper():
-        raise CRSError(
-            f"{toml_path}: crs = {crs!r}, but layers must be in {settings.crs}; "
-            "reproject the layers and update region.toml"
-        )
-    files = {**_DEFAULT_FILES, **raw.get("layers", {})}
-    paths = {k: folder / v for k, v in files.items()}
-    for layer in LAYERS:
-        if not paths[layer].exists():
-            raise BundleNotFoundError(
-                f"{paths[layer]}: the {layer} layer of bundle {folder} is missing "
-                f"(region.toml [layers] {layer} = {files[layer]!r})"
-            )
-    grid = gpd.read_file(paths["population"])
+    spec = _region_toml.parse(
+        read_toml(toml_path, what="bundle description"), path=toml_path, crs=settings.crs
+    )
+    files = spec.files
+    grid = read_vector(files["population"], what="population layer")
     if "cell_id" in grid.columns:
         grid = grid.set_index("cell_id")
-    pop = population.validate_population(grid, source=str(paths["population"]), crs=settings.crs)
-    roads = network.validate_roads(
-        osm.network_from_file(paths["roads"]), source=str(paths["roads"])
+    pop = population.validate_population(grid, source=str(files["population"]), crs=settings.crs)
+    roads = load_roads(files["roads"])
+    boundary = (
+        read_vector(files["boundary"], what="boundary layer") if "boundary" in files else None
     )
-    boundary = gpd.read_file(paths["boundary"]) if paths["boundary"].exists() else None
     sites = validate_sites(
-        _read_sites(paths["sites"]),
-        source=str(paths["sites"]),
+        _read_bundle_sites(files["sites"]),
+        source=str(files["sites"]),
         boundary=boundary,
         population_grid=pop,
         crs=settings.crs,
     )
-    meta = RegionMeta(
-        sources=dict(raw.get("sources", {})),
-        licences=dict(raw.get("licences", {})),
-        synthetic={k: bool(v) for k, v in raw.get("synthetic", {}).items()},
-        notes=str(raw.get("notes", "")),
-    )
+    check_road_coverage(roads, pop, source=f"bundle {folder}", settings=settings)
     region = Region(
-        name=str(raw["name"]),
-        slug=str(raw.get("slug", folder.name)),
-        code=str(raw["code"]),
-        year=int(raw["year"]),
-        crs=crs,
+        name=spec.name,
+        slug=spec.slug,
+        code=spec.code,
+        year=spec.year,
+        crs=spec.crs,
         population=pop,
         roads=roads,
         sites=sites,
         boundary=boundary,
-        meta=meta,
+        meta=RegionMeta(
+            sources=spec.sources,
+            licences=spec.licences,
+            synthetic=spec.synthetic,
+            notes=spec.notes,
+        ),
         path=folder,
     )
     logger.info("loaded region %s from %s", region.name, folder)
     return region
 
 
-def _read_sites(path: Path) -> gpd.GeoDataFrame:
-    sites = gpd.read_file(path)
+def _read_bundle_sites(path: Path) -> gpd.GeoDataFrame:
+    sites = read_vector(path, what="sites layer")
     if "site_id" in sites.columns:
         sites = sites.set_index("site_id")
     sites.index = sites.index.astype(str)
@@ -390,91 +600,11 @@ def _read_sites(path: Path) -> gpd.GeoDataFrame:
     return sites
 
 
-def validate_sites(
-    sites: gpd.GeoDataFrame,
-    *,
-    source: str,
-    boundary: gpd.GeoDataFrame | None = None,
-    population_grid: gpd.GeoDataFrame | None = None,
-    crs: str = "EPSG:3067",
-) -> gpd.GeoDataFrame:
-    """Check a candidate-site layer and return it with normalised columns.
-
-    Parameters
-    ----------
-    sites
-        Sites indexed by ``site_id`` with ``name``, ``municipality``, ``kind``,
-        ``required`` and optional ``annual_cost``, ``capacity``.
-    source
-        The file the sites came from (named in error messages).
-    boundary
-        Region outline; every site must lie inside it.
-    population_grid
-        Used as the outline (cells buffered by 10 km) when ``boundary`` is ``None``.
-    crs
-        The CRS the sites must be in.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        The sites with ``required`` as bool and ``annual_cost``/``capacity`` as float.
-
-    Raises
-    ------
-    DataError, CRSError
-        Naming the file, the field and the sites at fault.
-    """
-    if len(sites) == 0:
-        raise DataError(f"{source}: no candidate sites; add at least one point")
-    if sites.crs is None or not sites.crs.equals(crs):
-        raise CRSError(
-            f"{source}: sites are in {sites.crs}, expected {crs}; reproject with to_crs({crs!r})"
-        )
-    missing = [c for c in ("name", "municipality", "kind", "required") if c not in sites.columns]
-    if missing:
-        raise DataError(
-            f"{source}: sites lack the field(s) {missing}; required: name, municipality, "
-            "kind, required"
-        )
-    if sites.index.has_duplicates:
-        dup = sorted(set(sites.index[sites.index.duplicated()]))[:10]
-        raise DataError(f"{source}: duplicate site_id values {dup}")
-    if not (sites.geom_type == "Point").all():
-        bad = list(sites.index[sites.geom_type != "Point"][:10])
-        raise DataError(f"{source}: field geometry: sites {bad} are not points")
-    kinds = set(sites["kind"].unique())
-    if not kinds <= set(SITE_KINDS):
-        raise DataError(
-            f"{source}: field kind has {sorted(kinds - set(SITE_KINDS))}; allowed: {SITE_KINDS}"
-        )
-    out = sites.copy()
-    out["required"] = out["required"].astype(bool)
-    out["municipality"] = out["municipality"].astype(str).str.zfill(3)
-    for col in ("annual_cost", "capacity"):
-        out[col] = pd.to_numeric(out[col], errors="raise") if col in out else np.nan
-        out[col] = out[col].astype(float)
-        if (out[col] < 0).any():
-            bad = list(out.index[out[col] < 0][:10])
-            raise DataError(f"{source}: field {col} is negative for sites {bad}")
-    if boundary is not None:
-        outline = boundary.to_crs(crs).geometry.union_all()
-    elif population_grid is not None:
-        outline = population_grid.geometry.union_all().buffer(10_000.0)
-    else:
-        outline = None
-    if outline is not None:
-        outside = ~out.geometry.within(outline)
-        if outside.any():
-            names = [f"{i} ({out.at[i, 'name']})" for i in out.index[outside][:10]]
-            raise DataError(
-                f"{source}: {int(outside.sum())} site(s) lie outside the region: "
-                f"{', '.join(names)}; move or remove them"
-            )
-    return out
+# --------------------------------------------------------------------------- writing
 
 
 def _write_vector(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    gdf.to_file(path, layer=layer, driver="GPKG", index=True)
+    gdf.to_file(path, layer=layer, driver="GPKG", index=True, engine="pyogrio")
 
 
 def save_region(
@@ -508,129 +638,48 @@ def save_region(
         If the folder exists (and ``overwrite`` is false) or cannot be written.
     """
     target = Path(path)
-    meta: dict[str, Any] = {
-        "name": region.name,
-        "slug": region.slug,
-        "code": region.code,
-        "year": region.year,
-        "crs": region.crs,
-        "layers": {
-            k: v
-            for k, v in _DEFAULT_FILES.items()
-            if k != "boundary" or region.boundary is not None
-        },
-        "synthetic": dict(region.meta.synthetic),
-        "sources": dict(region.meta.sources),
-        "licences": dict(region.meta.licences),
+    files = {
+        k: v
+        for k, v in _region_toml.DEFAULT_FILES.items()
+        if k != "boundary" or region.boundary is not None
     }
-    if region.meta.notes:
-        meta["notes"] = region.meta.notes
+    text = _region_toml.dump_region_toml(
+        name=region.name,
+        slug=safe_name(region.slug, what="bundle slug"),
+        code=region.code,
+        year=region.year,
+        crs=region.crs,
+        layers=files,
+        synthetic=region.meta.synthetic,
+        sources=region.meta.sources,
+        licences=region.meta.licences,
+        notes=region.meta.notes,
+    )
     with atomic_dir(target, overwrite=overwrite) as tmp:
         try:
-            _write_vector(region.population, tmp / _DEFAULT_FILES["population"], "population")
-            network.network_to_gpkg(region.roads, tmp / _DEFAULT_FILES["roads"])
-            _write_vector(region.sites, tmp / _DEFAULT_FILES["sites"], "sites")
+            _write_vector(region.population, tmp / files["population"], "population")
+            network.write_roads(region.road_network, tmp / files["roads"])
+            _write_vector(region.sites, tmp / files["sites"], "sites")
             if region.boundary is not None:
-                _write_vector(region.boundary, tmp / _DEFAULT_FILES["boundary"], "boundary")
-            (tmp / "region.toml").write_text(tomli_w.dumps(meta), encoding="utf-8")
+                _write_vector(region.boundary, tmp / files["boundary"], "boundary")
+            (tmp / "region.toml").write_text(text, encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"cannot write a bundle to {target}: {exc}") from exc
     logger.info("wrote bundle %s", target)
     return target
 
 
-def bundle_from_files(
-    *,
-    out_dir: str | os.PathLike[str],
-    name: str,
-    code: str,
-    year: int,
-    population_file: str | os.PathLike[str],
-    roads_file: str | os.PathLike[str],
-    sites_file: str | os.PathLike[str],
-    slug: str | None = None,
-    boundary_file: str | os.PathLike[str] | None = None,
-    population_columns: Mapping[str, str] | None = None,
-    sources_text: Mapping[str, str] | None = None,
-    licences: Mapping[str, str] | None = None,
-    synthetic: Mapping[str, bool] | None = None,
-    overwrite: bool = False,
-    settings: Settings | None = None,
-) -> Path:
-    """Build a bundle from your own grid, roads and sites files.
+def __getattr__(name: str) -> Any:
+    """Keep ``optimizer.region.bundle_from_files`` working (moved to ``optimizer.sources``)."""
+    if name == "bundle_from_files":
+        import warnings
 
-    Parameters
-    ----------
-    out_dir
-        The bundle folder to write.
-    name, code, year
-        Region name, maakunta code (or your own code) and data year.
-    population_file
-        Grid cells (GeoPackage, GeoJSON, shapefile); see
-        :func:`optimizer.population.read_population` for accepted fields.
-    roads_file
-        ``.graphml``, ``.gpkg`` (nodes and edges) or ``.osm.pbf``.
-    sites_file
-        Candidate sites with ``name``, ``municipality``, ``kind``, ``required``.
-    slug
-        Short name used on the command line (defaults to the folder name).
-    boundary_file
-        Optional region outline.
-    population_columns
-        Maps bundle field names to your grid file's column names, e.g.
-        ``{"population": "pop_total"}`` (see :func:`optimizer.population.read_population`).
-    sources_text, licences, synthetic
-        Provenance written to ``region.toml``.
-    overwrite
-        Replace an existing bundle.
-    settings
-        Environment defaults.
+        warnings.warn(
+            "optimizer.region.bundle_from_files moved to optimizer.sources.bundle_from_files",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from optimizer.sources.files import bundle_from_files
 
-    Returns
-    -------
-    pathlib.Path
-        The written bundle folder.
-    """
-    settings = settings or get_settings()
-    out = Path(out_dir)
-    pop = population.validate_population(
-        population.read_population(population_file, columns=population_columns),
-        source=str(population_file),
-        crs=settings.crs,
-    )
-    roads = osm.network_from_file(roads_file)
-    if not any("travel_time" in d for _, _, d in roads.edges(data=True)):
-        roads = network.add_travel_times(roads)
-    roads = network.validate_roads(roads, source=str(roads_file))
-    boundary = gpd.read_file(boundary_file) if boundary_file else None
-    sites = validate_sites(
-        _read_sites(Path(sites_file)),
-        source=str(sites_file),
-        boundary=boundary,
-        population_grid=pop,
-        crs=settings.crs,
-    )
-    region = Region(
-        name=name,
-        slug=slug or out.name,
-        code=str(code),
-        year=int(year),
-        crs=settings.crs,
-        population=pop,
-        roads=roads,
-        sites=sites,
-        boundary=boundary,
-        meta=RegionMeta(
-            sources=dict(
-                sources_text
-                or {
-                    "population": str(population_file),
-                    "roads": str(roads_file),
-                    "sites": str(sites_file),
-                }
-            ),
-            licences=dict(licences or {}),
-            synthetic=dict(synthetic or {"population": False, "roads": False, "sites": False}),
-        ),
-    )
-    return save_region(region, out, overwrite=overwrite)
+        return bundle_from_files
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,9 @@
 """Batch runs on Dask over a few synthetic regions of the offline national set.
 
-Three small mainland regions are generated from the real national tables in
-``../shared/data/finland`` (Kainuu 18, Keski-Pohjanmaa 16, Etelä-Karjala 09). The
-first batch runs on its own LocalCluster of two workers with one region broken;
-the later batches run on a shared two-worker LocalCluster given by address.
+Three small mainland regions are generated from the real national tables packaged
+in ``data/finland`` (Kainuu 18, Keski-Pohjanmaa 16, Etelä-Karjala 09). The first
+batch runs on its own LocalCluster of two workers with one region broken; the
+later batches run on a shared two-worker LocalCluster given by address.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from optimizer.errors import BundleNotFoundError, OptimizerError, UnknownRegionE
 from optimizer.scenario import load_scenario
 from optimizer.settings import get_settings
 
-FINLAND = Path(__file__).resolve().parents[2] / "shared" / "data" / "finland"
 CODES = ("18", "16", "09")
 SLUGS = ("kainuu", "keski-pohjanmaa", "etela-karjala")
 BROKEN = "keski-pohjanmaa"
@@ -101,9 +100,8 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three synthetic bundles, written once (kept untouched)."""
     from optimizer.synthetic import write_national_bundles
 
-    assert FINLAND.is_dir(), f"{FINLAND} is missing: the batch tests need ../shared/data"
     root = tmp_path_factory.mktemp("national")
-    paths = write_national_bundles(finland_dir=FINLAND, out_root=root, codes=CODES)
+    paths = write_national_bundles(out_root=root, codes=CODES)
     assert sorted(p.name for p in paths) == sorted(SLUGS)
     return root
 

@@ -16,6 +16,9 @@ from optimizer.errors import BundleNotFoundError, CRSError, DataError
 from optimizer.population import (
     AGE_COLUMNS,
     GRID_COLUMNS,
+    HSY_AGE_BANDS,
+    MAX_CELL_RESIDENTS,
+    cell_size,
     format_municipality_code,
     grid_from_features,
     read_population,
@@ -385,6 +388,109 @@ class TestReadPopulation:
         make_grid().to_crs(4326).to_file(path, driver="GPKG", index=True)
         with pytest.raises(CRSError, match=r"wgs84\.gpkg.*to_crs\(3067\)"):
             read_population(path)
+
+
+# --------------------------------------------------------------------------- real HSY grid
+
+HSY = Path(__file__).parent / "data" / "hsy" / "Vaestotietoruudukko_2015_kamppi.shp"
+HSY_COLUMNS = {"population": "ASUKKAITA", "cell_id": "INDEX"}
+
+
+class TestRealHSYGrid:
+    """The real HSY 250 m grid (EPSG:3879, age bands with 99 where suppressed)."""
+
+    @pytest.fixture(scope="class")
+    def raw(self) -> gpd.GeoDataFrame:
+        return gpd.read_file(HSY)
+
+    @pytest.fixture(scope="class")
+    def grid(self) -> gpd.GeoDataFrame:
+        return read_population(HSY, columns=HSY_COLUMNS, age_bands=HSY_AGE_BANDS, reproject=True)
+
+    def test_wrong_crs_is_named_briefly(self):
+        with pytest.raises(CRSError) as info:
+            read_population(HSY, columns=HSY_COLUMNS)
+        message = str(info.value)
+        assert "EPSG:3879" in message and "expected EPSG:3067" in message
+        assert "PROJCS" not in message and len(message) < 400
+
+    def test_missing_residents_column_names_the_option(self):
+        with pytest.raises(DataError, match=r"no 'population' column.*--population-column"):
+            read_population(HSY, reproject=True)
+
+    def test_residents_and_ids_are_kept(self, raw, grid):
+        assert len(grid) == len(raw) == 210
+        assert grid["population"].sum() == raw["ASUKKAITA"].sum() == 140_848
+        assert set(grid.index) == {str(i) for i in raw["INDEX"]}
+
+    def test_reprojection_moves_each_cell_to_its_place(self, raw, grid):
+        from pyproj import Transformer
+
+        to_3067 = Transformer.from_crs(3879, 3067, always_xy=True)
+        centres = raw.set_index(raw["INDEX"].astype(str)).geometry.centroid
+        x, y = to_3067.transform(centres.x.to_numpy(), centres.y.to_numpy())
+        got = grid.geometry.centroid.loc[centres.index]
+        assert np.abs(got.x.to_numpy() - x).max() < 1.0
+        assert np.abs(got.y.to_numpy() - y).max() < 1.0
+        assert grid.crs.to_epsg() == 3067
+        assert cell_size(grid) == 250.0
+
+    def test_suppressed_bands_become_missing_and_ages_fit_the_totals(self, raw, grid):
+        bands = [b.column for b in HSY_AGE_BANDS]
+        assert (raw[bands] == 99).any(axis=1).sum() > 0
+        ages = grid[list(AGE_COLUMNS)]
+        known = ages.notna().all(axis=1)
+        assert (ages.fillna(0).sum(axis=1) <= grid["population"] + 1e-6).all()
+        assert ages.isna().any(axis=1).sum() > 0 and known.sum() > 0
+
+    def test_whole_bands_map_onto_the_age_groups(self, raw, grid):
+        bands = [b.column for b in HSY_AGE_BANDS]
+        clean = raw[~(raw[bands] == 99).any(axis=1)]
+        clean = clean.set_index(clean["INDEX"].astype(str))
+        assert len(clean) > 20
+        got = grid.loc[clean.index]
+        # 10-19 is split by years: 10-14 to the children, 15-19 to working age
+        expected_young = clean["IKA0_9"] + clean["IKA10_19"] / 2
+        expected_old = clean["IKA60_69"] / 2 + clean["IKA70_79"] + clean["IKA_YLI80"]
+        np.testing.assert_allclose(got["age_0_14"], expected_young)
+        np.testing.assert_allclose(got["age_65_plus"], expected_old)
+
+
+def test_ages_above_the_total_are_rejected():
+    grid = make_grid()
+    grid["age_0_14"] = [1.0, 2.0, 50.0, 3.0]  # cell c2 holds 30 residents
+    with pytest.raises(DataError, match=r"age_0_14 exceed the cell's residents.*c2: 50 of 30"):
+        validate_population(grid, source="grid.gpkg")
+    grid["age_0_14"] = [1.0, 2.0, 20.0, 3.0]
+    grid["age_65_plus"] = [1.0, 2.0, 20.0, 3.0]
+    with pytest.raises(DataError, match=r"age groups together exceed.*c2"):
+        validate_population(grid, source="grid.gpkg")
+
+
+def test_cell_with_more_residents_than_finland():
+    grid = make_grid()
+    grid.loc["c1", "population"] = float(MAX_CELL_RESIDENTS + 1)
+    with pytest.raises(DataError, match=r"field|more residents than the whole of Finland.*c1"):
+        validate_population(grid, source="grid.gpkg")
+
+
+def test_wgs84_polygons_without_corner_fields_are_reprojected(joensuu_collection):
+    frame = grid_from_features(joensuu_collection)
+    polygons = gpd.GeoDataFrame(
+        {"vaesto": frame["population"].to_numpy(), "kunta": frame["municipality"].to_numpy()},
+        geometry=frame.geometry.to_crs(4326).to_numpy(),
+        crs=4326,
+    )
+    again = grid_from_features(polygons)
+    assert again.crs.to_epsg() == 3067
+    np.testing.assert_allclose(
+        np.sort(again.geometry.centroid.x), np.sort(frame.geometry.centroid.x), atol=1.0
+    )
+    assert cell_size(again) == 1000.0
+    with pytest.raises(CRSError, match="declare no CRS"):
+        grid_from_features(
+            pd.DataFrame(polygons.drop(columns="geometry")).assign(geometry=list(polygons.geometry))
+        )
 
 
 @pytest.mark.parametrize(

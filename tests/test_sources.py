@@ -20,6 +20,7 @@ from rich.progress import Progress
 from optimizer.errors import (
     BundleNotFoundError,
     DataError,
+    NetworkError,
     OutputError,
     SourceUnavailableError,
     UnknownRegionError,
@@ -49,9 +50,9 @@ TEST_PBF = Path(pyrosm.__file__).parent / "data" / "test.osm.pbf"
 
 @pytest.fixture(scope="module")
 def finland() -> Path:
-    """Real data in ../shared/data/finland (Path(__file__).parents[2] / "shared" / ...)."""
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "finland"
-    assert path.is_dir(), f"{path} is missing: tests need ../shared/data beside the repository"
+    """The real national tables packaged with the repository (data/finland)."""
+    path = Path(__file__).resolve().parents[1] / "data" / "finland"
+    assert path.is_dir(), f"{path} is missing from the repository"
     return path
 
 
@@ -585,13 +586,39 @@ class TestFindRegion:
             find_region(query)
 
 
+# The 13 municipalities of Pohjois-Karjala (2023 division): residents on 31 Dec 2022
+# (THL Sotkanet) and the NLS label point of the central locality (lon, lat).
+NORTH_KARELIA = {
+    "090": ("Heinävesi", 3061, 28.6320616, 62.4273832),
+    "146": ("Ilomantsi", 4492, 30.9266539, 62.671321),
+    "167": ("Joensuu", 77513, 29.7654035, 62.5997956),
+    "176": ("Juuka", 4352, 29.2550397, 63.2396568),
+    "260": ("Kitee", 9727, 30.1362366, 62.099445),
+    "276": ("Kontiolahti", 15157, 29.8472955, 62.769344),
+    "309": ("Outokumpu", 6457, 29.018516, 62.7247617),
+    "422": ("Lieksa", 10372, 30.0408771, 63.3118386),
+    "426": ("Liperi", 11962, 29.3874714, 62.5317616),
+    "541": ("Nurmes", 9243, 29.1327363, 63.5443884),
+    "607": ("Polvijärvi", 4084, 29.3731204, 62.8567694),
+    "707": ("Rääkkylä", 1960, 29.6243742, 62.313144),
+    "848": ("Tohmajärvi", 4160, 30.3314685, 62.223758),
+}
+
+
 class TestAgainstRealData:
+    """The catalogue against the real tables packaged in data/finland."""
+
     @pytest.fixture(scope="class")
     def key(self, finland) -> pd.DataFrame:
         key = pd.read_csv(finland / "municipality_key_2023.csv", dtype=str)
         key["kunta3"] = key["kunta"].map(lambda v: f"{int(v):03d}")
         key["mk"] = key["maakunta_code"].map(lambda v: f"{int(v):02d}")
         return key
+
+    @pytest.fixture(scope="class")
+    def north_karelia(self, finland) -> gpd.GeoDataFrame:
+        boundaries = gpd.read_file(finland / "municipalities_2023.gpkg")
+        return boundaries[boundaries["kunta"].isin(NORTH_KARELIA)].reset_index(drop=True)
 
     def test_region_codes_and_names_match_the_key(self, key):
         names = key[["mk", "maakunta_name_fi", "maakunta_name_sv", "maakunta_name_en"]]
@@ -606,7 +633,7 @@ class TestAgainstRealData:
             assert find_region(row["maakunta_name_fi"]) is region
             assert find_region(row["maakunta_name_sv"]) is region
 
-    def test_embedded_key_matches_the_key_file(self, finland, key):
+    def test_packaged_key_matches_the_key_file(self, finland, key):
         for region in MAINLAND_REGIONS:
             expected = tuple(sorted(key.loc[key["mk"] == region.code, "kunta3"]))
             assert municipalities_of_region(region.code) == expected
@@ -619,12 +646,10 @@ class TestAgainstRealData:
         assert set(codes) == set(key.loc[key["mk"] != "21", "kunta3"])
         assert len(codes) == 309 - 16  # Åland has 16 municipalities
 
-    def test_north_karelia_has_its_13_municipalities(self, finland):
-        north_karelia = pd.read_csv(finland / "north_karelia_municipalities.csv", dtype=str)
-        assert municipalities_of_region("pohjois-karjala") == tuple(sorted(north_karelia["kunta"]))
+    def test_north_karelia_has_its_13_municipalities(self, north_karelia):
+        assert municipalities_of_region("pohjois-karjala") == tuple(sorted(NORTH_KARELIA))
         assert len(municipalities_of_region("12")) == 13
-        boundaries = gpd.read_file(finland / "north_karelia_municipalities_3067.geojson")
-        assert set(boundaries["kunta"]) == set(municipalities_of_region("12"))
+        assert set(north_karelia["kunta"]) == set(municipalities_of_region("12"))
         # Heinävesi moved to Pohjois-Karjala in 2021; Valtimo merged into Nurmes in 2020
         assert "090" in municipalities_of_region("12")
         assert "911" not in municipalities_of_region("12")
@@ -633,7 +658,7 @@ class TestAgainstRealData:
     def test_population_consistent_with_sotkanet(self, finland):
         sotkanet = pd.read_csv(finland / "municipality_population_sotkanet.csv")
         pop2022 = sotkanet[sotkanet["year"] == 2022].set_index("municipality_code")
-        pop2022 = pop2022["primary.value"]
+        pop2022 = pop2022["population"]
         pop2022.index = [f"{int(c):03d}" for c in pop2022.index]
         total = 5_563_970
         assert pop2022.sum() == total
@@ -644,40 +669,30 @@ class TestAgainstRealData:
         assert len(aland) == 16
         assert mainland + aland.sum() == total
         assert 0 < aland.sum() < 0.01 * total
-        north_karelia = pd.read_csv(
-            finland / "north_karelia_municipalities.csv", dtype={"kunta": str}
-        )
-        by_code = north_karelia.set_index("kunta")["pop_2022_sotkanet"]
         codes = list(municipalities_of_region("12"))
-        assert by_code[codes].tolist() == pop2022[codes].tolist()
-        assert pop2022[codes].sum() == by_code.sum()
+        assert pop2022[codes].tolist() == [NORTH_KARELIA[c][1] for c in codes]
 
-    def test_sites_at_central_localities(self, finland):
-        boundaries = gpd.read_file(finland / "north_karelia_municipalities_3067.geojson")
+    def test_sites_at_central_localities(self, finland, north_karelia):
         sites = sites_from_municipalities(
-            boundaries, central_localities=finland / "municipality_central_localities.csv"
+            north_karelia, central_localities=finland / "municipality_central_localities.csv"
         )
         assert len(sites) == 13
         assert sites.index.name == "site_id"
         assert set(sites["kind"]) == {"municipal_centre"}
         assert not sites["required"].any()
         assert sites["annual_cost"].isna().all() and sites["capacity"].isna().all()
-        polygons = boundaries.set_index("kunta").geometry
+        polygons = north_karelia.set_index("kunta").geometry
         for code, point in zip(sites["municipality"], sites.geometry, strict=True):
             assert polygons[code].covers(point)
-        centres = pd.read_csv(finland / "north_karelia_municipalities.csv", dtype={"kunta": str})
-        expected = gpd.GeoSeries(
-            gpd.points_from_xy(centres["centre_lon"], centres["centre_lat"]), crs=4326
-        ).to_crs(3067)
-        expected.index = centres["kunta"]
+        lon, lat = NORTH_KARELIA["167"][2:]
+        expected = gpd.GeoSeries(gpd.points_from_xy([lon], [lat]), crs=4326).to_crs(3067)
         joensuu = sites.loc["centre-167"]
         assert joensuu["name"] == "Joensuu"
-        assert joensuu.geometry.distance(expected["167"]) < 2_000
+        assert joensuu.geometry.distance(expected.iloc[0]) < 2_000
 
-    def test_sites_without_localities_fall_inside(self, finland):
-        boundaries = gpd.read_file(finland / "north_karelia_municipalities_3067.geojson")
-        sites = sites_from_municipalities(boundaries)
-        polygons = boundaries.set_index("kunta").geometry
+    def test_sites_without_localities_fall_inside(self, north_karelia):
+        sites = sites_from_municipalities(north_karelia)
+        polygons = north_karelia.set_index("kunta").geometry
         for code, point in zip(sites["municipality"], sites.geometry, strict=True):
             assert polygons[code].contains(point)
 
@@ -739,6 +754,32 @@ def kymenlaakso_routes() -> dict:
 
 
 class TestFetchRegion:
+    @pytest.fixture
+    def settings(self, tmp_path):
+        """The recorded grid has one cell in each municipality far from pyrosm's Kotka
+        extract (35.8 % of its residents): allow that much uncovered."""
+        return get_settings(
+            cache_dir=tmp_path / "cache", http_timeout=42.0, max_uncovered_share=0.4
+        )
+
+    def test_roads_that_miss_the_residents_fail(self, tmp_path):
+        strict = get_settings(cache_dir=tmp_path / "cache", http_timeout=42.0)
+        assert strict.max_uncovered_share == 0.05
+        out = tmp_path / "kymenlaakso"
+        with pytest.raises(NetworkError) as info:
+            fetch_region(
+                "08",
+                out_dir=out,
+                session=session_with(RecordedWFS(kymenlaakso_routes())),
+                settings=strict,
+                roads_file=TEST_PBF,
+            )
+        message = str(info.value)
+        assert "35.8% of the residents uncovered" in message
+        # the cells outside Kotka: Kouvola 286 (1,507) and Hamina 075 (1,120) first
+        assert "286 (1,507), 075 (1,120)" in message
+        assert not out.exists()
+
     def test_builds_a_bundle_offline_from_recorded_sources(self, tmp_path, settings):
         adapter = RecordedWFS(kymenlaakso_routes())
         out = tmp_path / "regions" / "kymenlaakso"
@@ -863,6 +904,35 @@ class TestFetchRegion:
             progress=True,
         )
         assert (path / "region.toml").exists()
+
+    def test_own_sites_are_added_to_the_central_localities(self, tmp_path, settings):
+        # an own site in WGS84 at the centre of a recorded Kotka cell
+        cells = recorded("vaki2022_1km_kymenlaakso.json")[1]
+        kotka = next(
+            f["properties"]
+            for f in json.loads(cells)["features"]
+            if f["properties"]["kunta"] == "285"
+        )
+        centre = shapely.Point(kotka["xkoord"] + 500, kotka["ykoord"] + 500)
+        own = gpd.GeoDataFrame(
+            {"site_id": ["own-1"], "name": ["Kotka library"], "required": ["yes"]},
+            geometry=[centre],
+            crs=3067,
+        ).to_crs(4326)
+        own.to_file(tmp_path / "own.gpkg")
+        path = fetch_region(
+            "08",
+            out_dir=tmp_path / "k",
+            session=session_with(RecordedWFS(kymenlaakso_routes())),
+            settings=settings,
+            roads_file=TEST_PBF,
+            sites_file=tmp_path / "own.gpkg",
+        )
+        sites = gpd.read_file(path / "sites.gpkg").set_index("site_id")
+        assert len(sites) == 7 and sites.loc["own-1", "name"] == "Kotka library"
+        assert bool(sites.loc["own-1", "required"]) is True
+        assert sites.loc["own-1", "geometry"].distance(centre) < 0.01
+        assert "own.gpkg" in tomllib.loads((path / "region.toml").read_text())["sources"]["sites"]
 
     def test_offline_fails_fast_naming_the_endpoint(self, tmp_path, settings):
         adapter = OfflineAdapter()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy.spatial import cKDTree
 
+from optimizer import finland
 from optimizer.errors import DataError
 from optimizer.synthetic import generate_region, iter_reference_pairs, load_facts
 
@@ -23,16 +24,17 @@ def facts():
     return load_facts(FACTS)
 
 
-def test_facts_table_matches_real_populations_and_centres(facts, shared_data):
-    real = pd.read_csv(
-        shared_data / "finland" / "north_karelia_municipalities.csv", dtype={"kunta": str}
-    ).set_index("kunta")
-    assert {m.code for m in facts.municipalities} == set(real.index)
+def test_facts_table_matches_real_populations_and_centres(facts):
+    codes = finland.municipalities_of_region("12")
+    assert {m.code for m in facts.municipalities} == set(codes)
+    populations = finland.municipality_populations(2022, codes=codes)
+    names = finland.municipality_key().set_index("kunta")["municipality_name_fi"]
+    centres = finland.central_localities(codes).to_crs(4326)
     for m in facts.municipalities:
-        assert m.population == real.at[m.code, "pop_2022_sotkanet"], m.name
-        assert m.name == real.at[m.code, "municipality_name_fi"]
-        assert m.lon == pytest.approx(real.at[m.code, "centre_lon"], abs=1e-6)
-        assert m.lat == pytest.approx(real.at[m.code, "centre_lat"], abs=1e-6)
+        assert m.population == populations[m.code], m.name
+        assert m.name == names[m.code]
+        assert m.lon == pytest.approx(centres.geometry[m.code].x, abs=1e-6)
+        assert m.lat == pytest.approx(centres.geometry[m.code].y, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -71,8 +73,8 @@ def test_generated_roads_are_strongly_connected(tiny_facts):
         assert d["travel_time"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6))
 
 
-def test_demo_population_lies_in_real_municipal_boundaries(demo_region, shared_data):
-    real = gpd.read_file(shared_data / "finland" / "north_karelia_municipalities_3067.geojson")
+def test_demo_population_lies_in_real_municipal_boundaries(demo_region):
+    real = finland.municipality_boundaries(finland.municipalities_of_region("12"))
     cells = demo_region.population
     pts = gpd.GeoDataFrame(
         cells[["population", "municipality"]], geometry=cells.geometry.centroid, crs=cells.crs
@@ -83,13 +85,15 @@ def test_demo_population_lies_in_real_municipal_boundaries(demo_region, shared_d
         joined.groupby("municipality")["population"].sum()
     )
     assert set(share.index) == set(real["kunta"])
-    assert (share >= 0.80).all(), share[share < 0.80].to_dict()
+    # cells are placed inside the real boundaries: every resident is in their municipality
+    assert (share == 1.0).all(), share[share < 1.0].to_dict()
+    outline = demo_region.boundary.geometry.union_all()
+    assert outline.equals_exact(real.geometry.union_all(), tolerance=1.0)
+    assert not demo_region.meta.synthetic["boundary"]
 
 
-def test_demo_population_equals_real_2022_totals(demo_region, shared_data):
-    real = pd.read_csv(
-        shared_data / "finland" / "north_karelia_municipalities.csv", dtype={"kunta": str}
-    ).set_index("kunta")["pop_2022_sotkanet"]
+def test_demo_population_equals_real_2022_totals(demo_region):
+    real = finland.municipality_populations(2022, codes=finland.municipalities_of_region("12"))
     got = demo_region.population.groupby("municipality")["population"].sum()
     pd.testing.assert_series_equal(
         got.sort_index(), real.sort_index().astype(float), check_names=False
@@ -130,3 +134,18 @@ def test_facts_errors_name_the_problem(tmp_path):
     bad.write_text(text.replace('via = ["Beta", "Gamma"]', 'via = ["Beta", "Delta"]'))
     with pytest.raises(DataError, match="Delta"):
         load_facts(bad)
+
+
+def test_facts_from_finland_uses_the_packaged_tables():
+    from optimizer.sources.synthetic import facts_from_finland
+
+    facts = facts_from_finland("Kainuu", year=2022, seed=18)
+    codes = finland.municipalities_of_region("18")
+    assert (facts.slug, facts.code, facts.name) == ("kainuu", "18", "Kainuu")
+    assert [m.code for m in facts.municipalities] == list(codes)
+    assert sum(m.population for m in facts.municipalities) == int(
+        finland.municipality_populations(2022, codes=codes).sum()
+    )
+    # every centre is the NLS central locality: Kajaani (205) at 27.73 E, 64.23 N
+    kajaani = next(m for m in facts.municipalities if m.code == "205")
+    assert (kajaani.lon, kajaani.lat) == pytest.approx((27.73, 64.23), abs=0.02)
