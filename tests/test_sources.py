@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -415,10 +414,9 @@ class TestPopulationGrid:
 
     def test_offline_names_the_endpoint(self, settings):
         adapter = OfflineAdapter()
-        started = time.monotonic()
         with pytest.raises(SourceUnavailableError) as info:
             population_grid_from_wfs(year=2021, session=session_with(adapter), settings=settings)
-        assert time.monotonic() - started < 2
+        assert len(adapter.urls) == 1  # fails at once: no retries
         message = str(info.value)
         assert POPULATION_WFS_URL in message
         assert "optimizer bundle --from-files" in message
@@ -937,12 +935,10 @@ class TestFetchRegion:
     def test_offline_fails_fast_naming_the_endpoint(self, tmp_path, settings):
         adapter = OfflineAdapter()
         out = tmp_path / "regions" / "pohjois-karjala"
-        started = time.monotonic()
         with pytest.raises(SourceUnavailableError) as info:
             fetch_region(
                 "pohjois-karjala", out_dir=out, session=session_with(adapter), settings=settings
             )
-        assert time.monotonic() - started < 5
         message = str(info.value)
         assert AREAS_WFS_URL in message
         assert "optimizer bundle --from-files" in message

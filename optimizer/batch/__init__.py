@@ -217,21 +217,11 @@ class _Target:
     error: str | None = None
 
 
-def _same_code(a: str, b: str) -> bool:
-    return a.strip().lstrip("0") == b.strip().lstrip("0") and a.strip() != ""
-
-
 def _read_region_toml(folder: Path) -> dict[str, Any]:
     try:
         return tomllib.loads((folder / "region.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}
-
-
-def _bundles_under(root: Path) -> list[tuple[Path, dict[str, Any]]]:
-    return [
-        (toml.parent, _read_region_toml(toml.parent)) for toml in sorted(root.glob("*/region.toml"))
-    ]
 
 
 def _requested(regions: str | Sequence[str]) -> list[str] | None:
@@ -254,97 +244,49 @@ def _requested(regions: str | Sequence[str]) -> list[str] | None:
 def _resolve_targets(
     regions: str | Sequence[str], *, bundles: Path | None, settings: Settings
 ) -> list[_Target]:
-    from optimizer import sources
-    from optimizer.region import list_regions
+    """Resolve the requested regions through :func:`optimizer.region.resolve_region`.
 
-    refs = _requested(regions)
-    local: list[tuple[Path, dict[str, Any]]]
+    An unknown name stops the batch before anything starts; a known region
+    without a bundle becomes a failed target that says how to build it.
+    """
+    from optimizer.finland import MAINLAND_REGIONS
+    from optimizer.region import resolve_region
+
+    if bundles is not None and not bundles.is_dir():
+        raise BundleNotFoundError(
+            f"bundle folder {bundles} does not exist; build the offline national set with "
+            f"`optimizer synth --out {bundles}`"
+        )
+    search = {"bundles": (bundles,) if bundles is not None else (), "settings": settings}
     if bundles is not None:
-        if not bundles.is_dir():
-            raise BundleNotFoundError(
-                f"bundle folder {bundles} does not exist; build the offline national set with "
-                f"`optimizer synth --finland-dir DIR --out {bundles}`"
-            )
-        local = _bundles_under(bundles)
-    else:
-        local = [
-            (e.path, {"slug": e.slug, "name": e.name, "code": e.code})
-            for e in list_regions(settings=settings)
-            if e.path is not None
-        ]
-    where = (
-        f"under {bundles}"
-        if bundles is not None
-        else f"in {settings.regions_dir} or {settings.cache_dir / 'regions'}"
-    )
-
-    def bundle_of(info: Any) -> _Target:
-        hits = [p for p, raw in local if str(raw.get("slug", p.name)) == info.slug]
-        hits += [p for p, raw in local if _same_code(str(raw.get("code", "")), info.code)]
-        if hits:
-            return _Target(info.slug, info.name_fi, info.code, hits[0])
-        fix = (
-            f"`optimizer synth --regions {int(info.code)} --out {bundles} --finland-dir DIR` "
-            "(synthetic, offline)"
-            if bundles is not None
-            else f"`optimizer fetch {info.slug}` (online)"
-        )
-        return _Target(
-            info.slug,
-            info.name_fi,
-            info.code,
-            None,
-            f"BundleNotFoundError: no bundle for {info.name_fi} ({info.code}) {where}; "
-            f"build it with {fix} and rerun the batch",
-        )
-
-    if refs is None:
-        return [bundle_of(info) for info in sources.MAINLAND_REGIONS]
-
+        search["search_defaults"] = False
+    refs = _requested(regions)
+    wanted = [r.slug for r in MAINLAND_REGIONS] if refs is None else refs
     targets: list[_Target] = []
-    for ref in refs:
-        path = Path(ref).expanduser()
-        if (path / "region.toml").is_file():
-            raw = _read_region_toml(path)
-            targets.append(
-                _Target(
-                    str(raw.get("slug", path.name)),
-                    str(raw.get("name", path.name)),
-                    str(raw.get("code", "")),
-                    path.resolve(),
-                )
-            )
-            continue
+    for ref in wanted:
         try:
-            info = sources.find_region(ref)
-        except UnknownRegionError:
-            key = ref.strip().casefold()
-            hits = [
-                (p, raw)
-                for p, raw in local
-                if key
-                in {
-                    str(raw.get("slug", p.name)).casefold(),
-                    str(raw.get("name", "")).casefold(),
-                    str(raw.get("code", "")).casefold(),
-                }
-            ]
-            if not hits:
-                raise
-            p, raw = hits[0]
+            folder = resolve_region(ref, **search)
+        except BundleNotFoundError as exc:
+            from optimizer.finland import find_region
+
+            info = find_region(ref)
             targets.append(
-                _Target(
-                    str(raw.get("slug", p.name)),
-                    str(raw.get("name", p.name)),
-                    str(raw.get("code", "")),
-                    p,
-                )
+                _Target(info.slug, info.name_fi, info.code, None, f"BundleNotFoundError: {exc}")
             )
             continue
-        targets.append(bundle_of(info))
-    unique: dict[str, _Target] = {}
+        raw = _read_region_toml(folder)
+        targets.append(
+            _Target(
+                str(raw.get("slug", folder.name)),
+                str(raw.get("name", folder.name)),
+                str(raw.get("code", "")),
+                folder.resolve(),
+            )
+        )
+    # the same region asked twice runs once; two bundles with one slug fail in _check_unique
+    unique: dict[tuple[str, Path | None], _Target] = {}
     for target in targets:
-        unique.setdefault(target.slug, target)
+        unique.setdefault((target.slug, target.bundle), target)
     return list(unique.values())
 
 
