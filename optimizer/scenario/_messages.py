@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ValidationError
 
+from optimizer.scenario._base import _Cited, _LocatedError
 from optimizer.scenario._positions import KeyPath, line_of, located
-from optimizer.scenario.schema import Scenario, _Cited, _LocatedError
+from optimizer.scenario.schema import Scenario
 
 __all__ = ["format_errors"]
 
