@@ -24,6 +24,7 @@ import pyogrio.errors
 from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
+from optimizer._io import logged_warnings
 from optimizer.errors import BundleNotFoundError, DataError
 
 __all__ = ["crs_label", "read_csv", "read_toml", "read_vector", "short_reason"]
@@ -113,6 +114,11 @@ def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd
     """
     path = Path(path)
     _check_path(path, what)
+    with logged_warnings(f"{what} {path}"):
+        return _read_vector(path, what=what, layer=layer)
+
+
+def _read_vector(path: Path, *, what: str, layer: str | None) -> gpd.GeoDataFrame:
     try:
         if layer is None:
             layers = pyogrio.list_layers(path)

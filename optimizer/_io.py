@@ -24,9 +24,11 @@ import ctypes
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,10 +43,13 @@ __all__ = [
     "file_sha256",
     "folder_lock",
     "inside",
+    "logged_warnings",
     "tree_sha256",
     "writable_folder",
     "write_text_atomic",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Name of the lock file an output folder holds while a run or batch writes to it.
 LOCK_NAME = ".optimizer.lock"
@@ -141,6 +146,21 @@ def _restore_leftover(target: Path) -> None:
             os.replace(candidate, target)
             shutil.rmtree(old, ignore_errors=True)
             return
+
+
+@contextmanager
+def logged_warnings(what: str) -> Iterator[None]:
+    """Log the warnings raised while reading ``what`` (GDAL's, through pyogrio).
+
+    A read that fails raises a project error naming the file; the warnings GDAL
+    gave on the way are dropped then, so that the user sees one line. A read
+    that succeeds logs them as warnings.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        yield
+    for warning in caught:
+        logger.warning("%s: %s", what, warning.message)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer._io import atomic_path
+from optimizer._io import atomic_path, logged_warnings
 from optimizer.errors import BundleNotFoundError, NetworkError
 from optimizer.network._model import RoadNetwork, _shared_strings, as_road_network
 
@@ -138,7 +138,8 @@ def read_roads(
     path = Path(path)
     name = path.name.lower()
     if name.endswith(".gpkg"):
-        return _read_gpkg(path, attributes=attributes, geometry=geometry)
+        with logged_warnings(f"road network {path}"):
+            return _read_gpkg(path, attributes=attributes, geometry=geometry)
     if name.endswith((".graphml", ".pbf")):
         from optimizer.sources.osm import network_from_file
 

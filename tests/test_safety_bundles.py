@@ -1,0 +1,312 @@
+"""Bad bundles and batch faults: one named error (exit 2, one line), old outputs intact.
+
+Each case breaks one thing in a copy of a valid tiny bundle, then runs the scenario on
+it through the command line into an output folder that holds a complete earlier run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from typer.testing import CliRunner
+
+from optimizer.cli import app
+
+runner = CliRunner()
+MINIMAL = (Path(__file__).parent / "data" / "scenarios" / "minimal.toml").read_text("utf-8")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    from optimizer.region import Region, RegionMeta, save_region
+    from optimizer.synthetic import generate_region, load_facts
+
+    facts = load_facts(Path(__file__).parent / "data" / "facts_tiny.toml")
+    gen = generate_region(facts)
+    region = Region(
+        name=facts.name,
+        slug=facts.slug,
+        code=facts.code,
+        year=facts.year,
+        crs="EPSG:3067",
+        population=gen.population,
+        roads=gen.roads,
+        sites=gen.sites,
+        boundary=gen.boundary,
+        meta=RegionMeta(synthetic={"population": True, "roads": True, "sites": True}),
+    )
+    return save_region(region, tmp_path_factory.mktemp("bundle") / "tiny")
+
+
+def _scenario(folder: Path, bundle: Path) -> Path:
+    path = folder / "minimal.toml"
+    path.write_text(MINIMAL.replace('region = "tiny"', f'region = "{bundle.as_posix()}"'))
+    return path
+
+
+@pytest.fixture(scope="module")
+def previous(bundle, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("previous") / "out"
+    result = runner.invoke(app, ["run", str(_scenario(out.parent, bundle)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".optimizer.lock"
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Breaking a bundle: each function edits a copy in place
+# --------------------------------------------------------------------------------------
+
+
+def _edit_layer(name: str, change: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]):
+    def edit(folder: Path) -> None:
+        path = folder / f"{name}.gpkg"
+        frame = change(gpd.read_file(path))
+        path.unlink()
+        frame.to_file(path, driver="GPKG")
+
+    return edit
+
+
+def _set_column(name: str, column: str, values: Callable[[gpd.GeoDataFrame], object]):
+    def change(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        frame = frame.copy()
+        frame[column] = values(frame)
+        return frame
+
+    return _edit_layer(name, change)
+
+
+def _toml(old: str, new: str):
+    def edit(folder: Path) -> None:
+        path = folder / "region.toml"
+        text = path.read_text(encoding="utf-8")
+        assert old in text, (old, text)
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    return edit
+
+
+def _garbage(name: str):
+    def edit(folder: Path) -> None:
+        (folder / name).write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+
+    return edit
+
+
+def _remove(name: str):
+    def edit(folder: Path) -> None:
+        (folder / name).unlink()
+
+    return edit
+
+
+def _not_toml(folder: Path) -> None:
+    (folder / "region.toml").write_text("[[[ not toml", encoding="utf-8")
+
+
+def _text_population(frame):
+    return ["many"] * len(frame)
+
+
+def _huge_population(frame):
+    values = frame["population"].to_numpy(dtype=float).copy()
+    values[0] = 6_000_000
+    return values
+
+
+def _negative_population(frame):
+    values = frame["population"].to_numpy(dtype=float).copy()
+    values[3] = -5
+    return values
+
+
+def _too_many_children(frame):
+    values = frame["population"].to_numpy(dtype=float) + 10
+    return values
+
+
+def _no_roads_for_most(folder: Path) -> None:
+    from optimizer.network import read_roads, write_roads
+
+    roads = read_roads(folder / "roads.gpkg")
+    pop = gpd.read_file(folder / "population.gpkg")
+    # move the grid 200 km east: no resident is near a road any more
+    pop["geometry"] = pop.geometry.translate(200_000, 0)
+    (folder / "population.gpkg").unlink()
+    pop.to_file(folder / "population.gpkg", driver="GPKG")
+    (folder / "roads.gpkg").unlink()
+    write_roads(roads, folder / "roads.gpkg")
+
+
+BUNDLE_CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
+    "population-missing": (_remove("population.gpkg"), ("population.gpkg",)),
+    "population-corrupt": (_garbage("population.gpkg"), ("population.gpkg",)),
+    "roads-corrupt": (_garbage("roads.gpkg"), ("roads.gpkg",)),
+    "sites-corrupt": (_garbage("sites.gpkg"), ("sites.gpkg",)),
+    "population-text": (_set_column("population", "population", _text_population), ("population",)),
+    "population-negative": (
+        _set_column("population", "population", _negative_population),
+        ("population",),
+    ),
+    "population-more-than-finland": (
+        _set_column("population", "population", _huge_population),
+        ("population",),
+    ),
+    "ages-above-total": (
+        _set_column("population", "age_0_14", _too_many_children),
+        ("age_0_14",),
+    ),
+    "required-not-boolean": (
+        _set_column("sites", "required", lambda f: ["maybe"] * len(f)),
+        ("required", "sites"),
+    ),
+    "site-without-name": (
+        _set_column("sites", "name", lambda f: [None] * len(f)),
+        ("name",),
+    ),
+    "synthetic-flag-not-boolean": (
+        _toml("population = true", 'population = "perhaps"'),
+        ("region.toml", "synthetic"),
+    ),
+    "unknown-region-toml-key": (_toml('crs = "', 'colour = "blue"\ncrs = "'), ("colour",)),
+    "layer-named-but-missing": (
+        _toml('roads = "roads.gpkg"', 'roads = "no-roads.gpkg"'),
+        ("no-roads.gpkg",),
+    ),
+    "region-toml-not-toml": (_not_toml, ("region.toml",)),
+    "slug-escapes-folder": (_toml('slug = "tiny"', 'slug = "../../escape"'), ("slug",)),
+    "roads-cover-too-few": (_no_roads_for_most, ("roads",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BUNDLE_CASES))
+def test_bad_bundle_is_one_line_and_keeps_old_outputs(case, bundle, previous, tmp_path):
+    broken = tmp_path / "tiny"
+    shutil.copytree(bundle, broken)
+    edit, expected = BUNDLE_CASES[case]
+    edit(broken)
+    out = tmp_path / "out"
+    shutil.copytree(previous, out)
+    before = _digest(out)
+    result = runner.invoke(app, ["run", str(_scenario(tmp_path, broken)), "--out", str(out)])
+    output = result.output
+    assert result.exit_code == 2, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+    assert _digest(out) == before
+    assert not (tmp_path / "escape").exists()
+
+
+# --------------------------------------------------------------------------------------
+# The batch
+# --------------------------------------------------------------------------------------
+
+
+def test_batch_with_two_bundles_of_one_slug_fails_before_starting(bundle, tmp_path):
+    root = tmp_path / "bundles"
+    shutil.copytree(bundle, root / "a")
+    shutil.copytree(bundle, root / "b")
+    scenario = _scenario(tmp_path, bundle)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "batch",
+            "--regions",
+            f"{root / 'a'},{root / 'b'}",
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "slug 'tiny'" in result.output
+    assert not any(p.name != ".optimizer.lock" for p in out.glob("*"))  # nothing started
+
+
+def test_batch_reruns_a_region_whose_outputs_were_tampered_with(bundle, tmp_path):
+    scenario = _scenario(tmp_path, bundle)
+    out = tmp_path / "out"
+    args = [
+        "batch",
+        "--regions",
+        str(bundle),
+        "--scenario",
+        str(scenario),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    summary = next(out.glob("tiny*/summary.json"))
+    good = summary.read_bytes()
+    summary.write_bytes(good.replace(b'"schema_version"', b'"schema_versiom"'))
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert summary.read_bytes() != good.replace(b'"schema_version"', b'"schema_versiom"')
+    assert b'"schema_version"' in summary.read_bytes()  # recomputed, not kept
+
+
+def test_batch_with_an_unknown_region_is_one_line(bundle, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "batch",
+            "--regions",
+            "atlantis",
+            "--scenario",
+            str(_scenario(tmp_path, bundle)),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "atlantis" in lines[0]
+
+
+def test_batch_with_one_broken_region_writes_the_others_and_exits_1(bundle, tmp_path):
+    good = tmp_path / "bundles" / "tiny"
+    shutil.copytree(bundle, good)
+    bad = tmp_path / "bundles" / "broken"
+    shutil.copytree(bundle, bad)
+    _toml('slug = "tiny"', 'slug = "broken"')(bad)
+    _garbage("population.gpkg")(bad)
+    result = runner.invoke(
+        app,
+        [
+            "batch",
+            "--regions",
+            f"{good},{bad}",
+            "--scenario",
+            str(_scenario(tmp_path, bundle)),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / "out" / "tiny" / "summary.json").is_file()
+    assert not (tmp_path / "out" / "broken").exists()
