@@ -559,10 +559,43 @@ def test_status_follows_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("optimizer.models._compact.run_highs", weak)
     sol = MCLP.from_cost_matrix(cost, radius=10, p=2, weights=w).solve()
     # maximisation: the bound is above the objective and the gap is reported
-    assert sol.status in ("optimal", "time_limit")
+    assert sol.status in ("optimal", "gap_limit", "time_limit")
     assert sol.bound >= sol.objective
     if sol.gap > 1e-4:
         assert sol.status == "time_limit"
+
+
+@pytest.mark.parametrize("method", ["compact", "benders"])
+def test_gap_limit_is_not_labelled_optimal(method: str) -> None:
+    # random integer costs: the LP bound is well below the optimum, so a solve
+    # with a 5 % gap stops before closing it and must say so
+    rng = np.random.default_rng(0)
+    cost = rng.integers(1, 100, (40, 12)).astype(float)
+    w = rng.integers(1, 10, 40).astype(float)
+    best = min(
+        float(w @ cost[:, list(c)].min(axis=1)) for c in itertools.combinations(range(12), 3)
+    )
+    model = PMedian.from_cost_matrix(cost, p=3, weights=w)
+    sol = model.solve(mip_gap=0.05, method=method)
+    assert sol.status == "gap_limit" and not sol.is_optimal and sol.within_gap
+    assert sol.bound < best <= sol.objective
+    assert 0 < sol.gap <= 0.05
+    assert sol.gap == pytest.approx((sol.objective - sol.bound) / sol.objective)
+    proven = model.solve(mip_gap=0, method=method)
+    assert proven.status == "optimal" and proven.gap == 0
+    assert proven.objective == best == proven.bound
+
+
+def test_status_of_needs_a_zero_gap_for_optimal() -> None:
+    from optimizer.models.solution import DEFAULT_MIP_GAP, OPTIMAL_GAP, status_of
+
+    assert status_of(0.0, DEFAULT_MIP_GAP) == "optimal"
+    assert status_of(OPTIMAL_GAP / 2, 0.0) == "optimal"
+    assert status_of(2 * OPTIMAL_GAP, DEFAULT_MIP_GAP) == "gap_limit"
+    # 24,190 against a bound of 24,188 (issue 13): within 1e-4, not optimal
+    assert status_of((24_190 - 24_188) / 24_190, DEFAULT_MIP_GAP) == "gap_limit"
+    assert status_of(2 * DEFAULT_MIP_GAP, DEFAULT_MIP_GAP) == "time_limit"
+    assert status_of(math.inf, DEFAULT_MIP_GAP) == "time_limit"
 
 
 def test_no_incumbent_raises_solver_error(monkeypatch: pytest.MonkeyPatch) -> None:
