@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 from optimizer.errors import SolverError
 from optimizer.models._backends import highs_model, run_cbc, run_highs
 from optimizer.models._base import Outcome, SolveContext, raise_no_solution, raise_solver_infeasible
+from optimizer.models._branch import branch_and_bound
 from optimizer.models._levels import (
     Nodes,
     SortedRows,
@@ -361,7 +362,9 @@ class _Master:
     ) -> tuple[str, NDArray[np.float64] | None, float]:
         """Solve the current LP (within the time left); return (status, x, objective)."""
         rem = None if ctx is None else ctx.remaining()
-        self.h.setOptionValue("time_limit", math.inf if rem is None else max(rem, 0.01))
+        # HiGHS's time limit counts the run time of the instance over all its runs
+        limit = math.inf if rem is None else self.h.getRunTime() + max(rem, 0.01)
+        self.h.setOptionValue("time_limit", limit)
         self.h.run()
         ms = self.h.getModelStatus()
         ms_enum = self.hs.HighsModelStatus
@@ -370,6 +373,7 @@ class _Master:
             return "optimal", x, float(self.h.getInfo().objective_function_value)
         if ms in (ms_enum.kInfeasible, ms_enum.kUnboundedOrInfeasible):
             return "infeasible", None, math.inf
+        logger.debug("LP stopped with status %s", self.h.modelStatusToString(ms))
         return "other", None, -math.inf
 
 
@@ -488,6 +492,27 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
         time.perf_counter() - t_start,
     )
 
+    # ---- branch and bound with cuts at every node (single-block models) --------------
+    if len(prob.blocks) == 1 and best_x is not None:
+        tree = branch_and_bound(
+            master,
+            ints,
+            lb,
+            incumbent=lambda: ub,
+            offer=offer,
+            to_base=lambda xb: _round_base(prob, xb),
+            ctx=ctx,
+        )
+        logger.debug(
+            "%s: tree of %d nodes, %d cuts, total %.2fs",
+            prob.name,
+            tree.nodes,
+            master.n_cuts,
+            time.perf_counter() - t_start,
+        )
+        assert best_x is not None
+        return Outcome(best_x, min(max(tree.bound, lb), ub), tree.proven)
+
     # ---- MIP rounds ------------------------------------------------------------------
     hs = master.hs
     master.h.changeColsIntegrality(
@@ -511,7 +536,7 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
             sol.value_valid = True
             master.h.setSolution(sol)
         if rem is not None:
-            master.h.setOptionValue("time_limit", float(rem))
+            master.h.setOptionValue("time_limit", master.h.getRunTime() + float(rem))
         master.h.setOptionValue("mip_rel_gap", float(ctx.mip_gap))
         master.h.setOptionValue("mip_abs_gap", 0.0)
         master.h.run()
