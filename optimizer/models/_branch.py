@@ -102,7 +102,6 @@ def branch_and_bound(
         Solve settings (time limit, gap).
     """
     h = master.h
-    nb = master.nb
     lp = h.getLp()
     root_lo = np.asarray(lp.col_lower_, dtype=np.float64)[ints].copy()
     root_hi = np.asarray(lp.col_upper_, dtype=np.float64)[ints].copy()

@@ -50,6 +50,7 @@ from optimizer.models._levels import (
     separate,
 )
 from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._reduce import restrict
 
 __all__: list[str] = []
 
@@ -377,8 +378,18 @@ class _Master:
         return "other", None, -math.inf
 
 
-def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
-    """Solve by Benders decomposition (HiGHS only)."""
+def solve_benders(
+    prob: DistanceProblem,
+    ctx: SolveContext,
+    *,
+    start: NDArray[np.float64] | None = None,
+    reduce: bool = True,
+) -> Outcome:
+    """Solve by Benders decomposition (HiGHS only).
+
+    ``start`` is an incumbent to begin with (instead of the heuristic);
+    ``reduce`` allows re-solving over the sites that survive root fixing.
+    """
     t_start = time.perf_counter()
     nb = prob.base.n_cols
     ints = np.nonzero(prob.base.integer)[0]
@@ -395,7 +406,9 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
             return True
         return False
 
-    if ctx.warm_start:
+    if start is not None:
+        offer(start)
+    elif ctx.warm_start:
         offer(prob.heuristic())
     t_heur = time.perf_counter() - t_start
     logger.debug("%s: heuristic value %.8g in %.2fs", prob.name, ub, t_heur)
@@ -475,6 +488,21 @@ def solve_benders(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
         rc = np.asarray(sol.col_dual, dtype=np.float64)[ints] if sol.dual_valid else None
         if rc is not None:
             fixed += _reduced_cost_fixing(master, ints, x_lp, rc, ub, lb)
+            if reduce and best_x is not None:
+                lp = master.h.getLp()
+                red = restrict(prob, np.asarray(lp.col_lower_)[:nb], np.asarray(lp.col_upper_)[:nb])
+                if red is not None:
+                    logger.debug(
+                        "%s: re-solving over the %d of %d sites left after fixing",
+                        prob.name,
+                        red.keep.size,
+                        nb,
+                    )
+                    out = solve_benders(red.prob, ctx, start=red.shrink(best_x), reduce=False)
+                    x_full = red.expand(out.x_sites)
+                    if not prob.evaluate(x_full) <= ub:
+                        x_full = best_x
+                    return Outcome(x_full, min(max(out.bound, lb), ub), out.proven)
         if not ctx.out_of_time():
             # probing pays when the LP gap is large (the MIP would branch a lot)
             rel = (ub - lb) / max(abs(ub), 1e-12)
