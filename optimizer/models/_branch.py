@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 NODE_CUT_ROUNDS = 8
 #: Cut rounds allowed for an integral LP point (the loop converges: cuts are tight there).
 INTEGRAL_CUT_ROUNDS = 100
+#: Nodes between two purges of slack cuts.
+PURGE_EVERY = 10
 _INT_TOL = 1e-6
 
 
@@ -146,6 +148,8 @@ def branch_and_bound(
         if x is None or _closed(incumbent(), value, ctx.mip_gap):
             floor = min(floor, value)
             continue
+        if count % PURGE_EVERY == 0:
+            master.purge()  # the LP solution is current: drop the cuts slack here
         ub = incumbent()
         xi = x[ints]
         frac = np.minimum(xi - np.floor(xi), np.ceil(xi) - xi)

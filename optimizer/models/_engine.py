@@ -261,6 +261,24 @@ class _Master:
         self.n_cols = col
         self._add_reach_rows()
         self.n_cuts = 0
+        self.n_kept_rows = self.h.getNumRow()  # rows before the first cut (never purged)
+
+    def purge(self, tol: float = 1e-6) -> int:
+        """Delete the cut rows that are slack at the current LP solution; return how many.
+
+        Fewer rows make every later dual simplex pivot cheaper; a deleted cut is
+        separated again where it matters.
+        """
+        sol = self.h.getSolution()
+        if not sol.value_valid:
+            return 0
+        act = np.asarray(sol.row_value, dtype=np.float64)[self.n_kept_rows :]
+        lo = np.asarray(self.h.getLp().row_lower_, dtype=np.float64)[self.n_kept_rows :]
+        slack = act - lo > tol * np.maximum(1.0, np.abs(lo))
+        idx = np.nonzero(slack)[0] + self.n_kept_rows
+        if idx.size:
+            self.h.deleteRows(int(idx.size), idx.astype(np.int32))
+        return int(idx.size)
 
     def _add_reach_rows(self) -> None:
         for blk in self.prob.blocks:
@@ -486,6 +504,8 @@ def solve_benders(
     if best_x is not None and math.isfinite(lb):
         sol = master.h.getSolution()
         rc = np.asarray(sol.col_dual, dtype=np.float64)[ints] if sol.dual_valid else None
+        purged = master.purge()
+        logger.debug("%s: purged %d slack cuts", prob.name, purged)
         if rc is not None:
             fixed += _reduced_cost_fixing(master, ints, x_lp, rc, ub, lb)
             if reduce and best_x is not None:
