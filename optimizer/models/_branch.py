@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 NODE_CUT_ROUNDS = 8
 #: Cut rounds allowed for an integral LP point (the loop converges: cuts are tight there).
 INTEGRAL_CUT_ROUNDS = 100
+#: Cut rounds per probe and consecutive unsuccessful probes before probing stops.
+PROBE_CUT_ROUNDS = 10
+PROBE_MISSES = 12
 #: Nodes between two purges of slack cuts.
 PURGE_EVERY = 10
 _INT_TOL = 1e-6
@@ -228,3 +231,78 @@ def _node_lp(
             return obj, x, rc, True
         if rounds >= (INTEGRAL_CUT_ROUNDS if integral else NODE_CUT_ROUNDS):
             return obj, x, rc, False
+
+
+def reduced_cost_fixing(
+    master: _Master,
+    ints: NDArray[np.int64],
+    x_lp: NDArray[np.float64],
+    rc: NDArray[np.float64],
+    ub: float,
+    lb: float,
+) -> int:
+    """Fix integer columns whose reduced cost exceeds the gap (valid for any better solution)."""
+    xv = x_lp[ints]
+    lim = ub - lb + 1e-7 * max(1.0, abs(ub))
+    at_lo = (xv <= 1e-9) & (rc > lim)
+    at_hi = (xv >= 1 - 1e-9) & (-rc > lim)
+    n = 0
+    for mask, val in ((at_lo, 0.0), (at_hi, 1.0)):
+        cols = ints[mask]
+        if cols.size:
+            master.h.changeColsBounds(
+                cols.size, cols.astype(np.int32), np.full(cols.size, val), np.full(cols.size, val)
+            )
+            n += cols.size
+    return n
+
+
+def probe(
+    master: _Master,
+    ints: NDArray[np.int64],
+    best_x: NDArray[np.float64],
+    rc: NDArray[np.float64],
+    ub: float,
+    budget: float,
+    ctx: SolveContext,
+) -> int:
+    """Fix to 0 the integer columns whose forced opening lifts the LP bound above ``ub``."""
+    lp = master.h.getLp()
+    lo = np.asarray(lp.col_lower_)[ints]
+    hi = np.asarray(lp.col_upper_)[ints]
+    cand = np.nonzero((lo < 0.5) & (hi > 0.5) & (best_x[ints] < 0.5))[0]
+    cand = cand[np.argsort(-rc[cand], kind="stable")]
+    nprobe = 0
+    t0 = time.perf_counter()
+    fixed = 0
+    misses = 0
+    lim = ub - 1e-9 * max(1.0, abs(ub))
+    for k in cand:
+        j = int(ints[k])
+        master.h.changeColBounds(j, 1.0, 1.0)
+        nprobe += 1
+        lbj = -math.inf
+        for _ in range(PROBE_CUT_ROUNDS):
+            status, x, obj = master.run_lp(ctx)
+            if status == "infeasible":
+                lbj = math.inf
+                break
+            if status != "optimal" or x is None:
+                break
+            lbj = obj
+            if lbj > lim:
+                break
+            if master.add_cuts(master.cuts_at(x[: master.nb]), x) == 0:
+                break
+        if lbj > lim:
+            master.h.changeColBounds(j, 0.0, 0.0)
+            fixed += 1
+            misses = 0
+        else:
+            master.h.changeColBounds(j, 0.0, 1.0)
+            misses += 1
+        if misses >= PROBE_MISSES or time.perf_counter() - t0 > budget:
+            break
+    master.run_lp(ctx)
+    logger.debug("probing: %d probes, %d fixed, %.2fs", nprobe, fixed, time.perf_counter() - t0)
+    return fixed
