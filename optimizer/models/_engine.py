@@ -514,14 +514,15 @@ def solve_benders(
             if reduce and best_x is not None:
                 lp = master.h.getLp()
                 red = restrict(prob, np.asarray(lp.col_lower_)[:nb], np.asarray(lp.col_upper_)[:nb])
-                if red is not None:
+                start_sub = red.shrink(best_x) if red is not None else None
+                if red is not None and start_sub is not None:
                     logger.debug(
                         "%s: re-solving over the %d of %d sites left after fixing",
                         prob.name,
                         red.keep.size,
                         nb,
                     )
-                    out = solve_benders(red.prob, ctx, start=red.shrink(best_x), reduce=False)
+                    out = solve_benders(red.prob, ctx, start=start_sub, reduce=False)
                     x_full = red.expand(out.x_sites)
                     if not prob.evaluate(x_full) <= ub:
                         x_full = best_x
