@@ -301,7 +301,11 @@ class LocationModel:
             it runs out, the best solution found so far is returned with its
             gap and status ``"time_limit"``.
         mip_gap
-            Relative optimality gap at which to stop (default ``1e-4``).
+            Relative optimality gap at which to stop (default
+            :data:`~optimizer.models.solution.DEFAULT_MIP_GAP` = ``1e-4``). A
+            solve that stops there with a positive gap reports status
+            ``"gap_limit"``; ``"optimal"`` means the gap closed to zero. Pass
+            ``0`` to ask for a proof of optimality.
         warm_start
             Run the construction and local-search heuristics and give their
             solution to the solver as a start (and, on the HiGHS path, use it

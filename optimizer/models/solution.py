@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MIP_GAP", "OPTIMAL_GAP", "Solution", "Status"]
 
 #: What a solve proved; see :class:`Solution`.
-Status = Literal["optimal", "time_limit", "infeasible"]
+Status = Literal["optimal", "gap_limit", "time_limit", "infeasible"]
 
-#: Relative gap at which ``solve`` stops by default (``mip_gap=None``).
+#: Relative gap at which ``solve`` stops by default (``mip_gap=None``): a solve
+#: may stop with a solution up to 0.01 % worse than the optimum; it then reports
+#: status ``"gap_limit"``, not ``"optimal"``. Pass ``mip_gap=0`` for a proof.
 DEFAULT_MIP_GAP = 1e-4
 
 #: Largest relative gap still reported as ``"optimal"`` (float tolerance).
@@ -37,11 +39,21 @@ class Solution:
     model
         Name of the model, e.g. ``"p-median"``.
     status
-        ``"optimal"`` when the gap is within the requested ``mip_gap``;
-        ``"time_limit"`` when the time limit stopped the search first (the best
-        solution found is returned with its gap); ``"infeasible"`` is reserved
-        for infeasible models, for which ``solve`` raises
-        :class:`~optimizer.errors.InfeasibleError` instead of returning.
+        What the solve proved:
+
+        * ``"optimal"``: the objective equals the proven bound (the gap is
+          zero within float tolerance, :data:`OPTIMAL_GAP` = 1e-9): no better
+          solution exists;
+        * ``"gap_limit"``: the search stopped at the requested relative gap
+          ``mip_gap`` (default :data:`DEFAULT_MIP_GAP` = 1e-4, i.e. 0.01 %)
+          before closing it: the objective is within ``gap`` of the optimum,
+          but may not be the optimum itself;
+        * ``"time_limit"``: the time limit stopped the search before the
+          requested gap was reached (the best solution found is returned
+          with its ``bound`` and ``gap``);
+        * ``"infeasible"`` is reserved for infeasible models, for which
+          ``solve`` raises :class:`~optimizer.errors.InfeasibleError`
+          instead of returning.
     objective
         Objective value of the returned solution, recomputed from the input
         data (not the solver's internal value).
@@ -107,8 +119,17 @@ class Solution:
 
     @property
     def is_optimal(self) -> bool:
-        """Whether the solution is proven optimal within the requested gap."""
+        """Whether the solution is proven optimal (status ``"optimal"``: zero gap).
+
+        A solve stopped at the gap limit (``"gap_limit"``) is not; see
+        :attr:`within_gap`.
+        """
         return self.status == "optimal"
+
+    @property
+    def within_gap(self) -> bool:
+        """Whether the solve reached the requested gap (``"optimal"`` or ``"gap_limit"``)."""
+        return self.status in ("optimal", "gap_limit")
 
     def sites_of_tier(self, tier: str) -> tuple[int, ...]:
         """Column indices of the open sites of one tier (``"full"`` or ``"remote"``)."""
@@ -254,5 +275,14 @@ def relative_gap(objective: float, bound: float) -> float:
 
 
 def status_of(gap: float, mip_gap: float) -> Status:
-    """Status for a solve that ended with relative ``gap`` when ``mip_gap`` was asked for."""
-    return "optimal" if gap <= mip_gap + OPTIMAL_GAP else "time_limit"
+    """Status for a solve that ended with relative ``gap`` when ``mip_gap`` was asked for.
+
+    ``"optimal"`` only when the gap is zero within :data:`OPTIMAL_GAP`;
+    ``"gap_limit"`` when it is positive but within ``mip_gap``; otherwise
+    ``"time_limit"`` (the only other way a solve stops with a solution).
+    """
+    if gap <= OPTIMAL_GAP:
+        return "optimal"
+    if gap <= mip_gap + OPTIMAL_GAP:
+        return "gap_limit"
+    return "time_limit"
