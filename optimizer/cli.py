@@ -456,6 +456,37 @@ def _print_result(result: Any, paths: Any) -> None:
     console.print(Text(f"outputs  {paths.folder}"))
 
 
+def _with_car_options(
+    scenario: Any,
+    *,
+    drive_only: bool,
+    speed_factor: float | None,
+    parking_search_min: float | None,
+    walk_m: float | None,
+    access_speed_kmh: float | None,
+    snap_threshold_m: float | None,
+) -> Any:
+    """Apply the ``run`` command's car-trip options to a scenario (``[travel.car]`` keys)."""
+    from optimizer.traveltimes import ZONES, CarModel
+
+    changes: dict[str, Any] = {}
+    if drive_only:
+        changes["travel.car.door_to_door"] = False
+    if speed_factor is not None:
+        bands = CarModel().speed_factors
+        changes["travel.car.speed_factors"] = {f"{k:g}": speed_factor for k in bands}
+    if parking_search_min is not None:
+        changes["travel.car.parking_search_min"] = dict.fromkeys(ZONES, parking_search_min)
+    if walk_m is not None:
+        changes["travel.car.walk_to_car_m"] = dict.fromkeys(ZONES, walk_m)
+        changes["travel.car.walk_from_parking_m"] = dict.fromkeys(ZONES, walk_m)
+    if access_speed_kmh is not None:
+        changes["travel.car.walk_speed_kmh"] = access_speed_kmh
+    if snap_threshold_m is not None:
+        changes["travel.car.snap_threshold_m"] = snap_threshold_m
+    return scenario.with_changes(changes) if changes else scenario
+
+
 @app.command("run")
 def run_command(
     scenario: Annotated[
@@ -473,6 +504,24 @@ def run_command(
             "trips (for comparison; overrides [travel.car]).",
         ),
     ] = False,
+    speed_factor: Annotated[
+        float | None,
+        typer.Option(help="Driving speed as a share of the posted speed, on every road."),
+    ] = None,
+    parking_search_min: Annotated[
+        float | None, typer.Option(help="Minutes to find a parking place, in every zone.")
+    ] = None,
+    walk_m: Annotated[
+        float | None,
+        typer.Option(help="Metres walked to the car and from the parking place, in every zone."),
+    ] = None,
+    access_speed_kmh: Annotated[
+        float | None, typer.Option(help="Walking speed on the access leg and the terminal walks.")
+    ] = None,
+    snap_threshold_m: Annotated[
+        float | None,
+        typer.Option(help="Cells farther than this from the roads count as unreachable."),
+    ] = None,
 ) -> None:
     """Choose full and remote service points for a scenario and report the estimates."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -497,8 +546,15 @@ def run_command(
                 bar.update(task, description=name)
 
             scen = load_scenario(scenario, settings=settings)
-            if drive_only:
-                scen = scen.with_drive_only()
+            scen = _with_car_options(
+                scen,
+                drive_only=drive_only,
+                speed_factor=speed_factor,
+                parking_search_min=parking_search_min,
+                walk_m=walk_m,
+                access_speed_kmh=access_speed_kmh,
+                snap_threshold_m=snap_threshold_m,
+            )
             result = run_scenario(scen, settings=settings, progress=step)
             step("writing outputs")
             paths = write_outputs(result, out, lang=lang, settings=settings)

@@ -189,7 +189,29 @@ def cells_frame(result: ScenarioResult) -> gpd.GeoDataFrame:
     cells["change_any_minutes"] = _change(a.nearest_any_minutes, b.nearest_any_minutes)
     cells["far"] = problem.far
     cells["snap_m"] = problem.travel_times.origin_snap["snap_m"].to_numpy()
+    for part, values in trip_parts(result).items():
+        cells[f"full_{part}_minutes"] = values
     return cells
+
+
+def trip_parts(result: ScenarioResult) -> dict[str, NDArray[np.float64]]:
+    """Split each cell's trip to its full point into access, terminal and drive minutes.
+
+    ``access`` is the walk between the cell's point and the road, ``terminal``
+    the walk to the car, parking search and the walk to the door (zero for
+    drive-only times) and ``drive`` the time on the road graph; ``inf`` where
+    the cell reaches no full point.
+    """
+    parts = result.problem.travel_times.components()
+    site = result.assignment.full_site
+    rows = np.arange(site.size)
+    reach = site >= 0
+    out = {}
+    for name, key in (("access", "access"), ("terminal", "terminal"), ("drive", "network")):
+        values = np.full(site.size, np.inf)
+        values[reach] = parts[key][rows[reach], site[reach]]
+        out[name] = values
+    return out
 
 
 def sites_frame(result: ScenarioResult) -> gpd.GeoDataFrame:
@@ -300,6 +322,7 @@ def summary_of(result: ScenarioResult) -> dict[str, Any]:
             "seconds": choice.seconds,
         },
         "travel_times": {
+            "trip_to_full_point_minutes": _mean_parts(result),
             "door_to_door": scenario.travel.car.door_to_door,
             "car_model": scenario.travel.car.car_model(),
             "snap_threshold_m": result.problem.travel_times.snap_threshold_m,
@@ -319,6 +342,17 @@ def summary_of(result: ScenarioResult) -> dict[str, Any]:
         "baseline_staffing": _staffing_summary(result.baseline_staffing),
     }
     return _round(jsonable(summary))
+
+
+def _mean_parts(result: ScenarioResult) -> dict[str, float]:
+    """Resident-weighted mean minutes of each part of the trip to the nearest full point."""
+    parts = trip_parts(result)
+    population = result.problem.population
+    ok = np.isfinite(parts["drive"]) & (population > 0)
+    weights = population[ok]
+    if weights.sum() == 0:
+        return {name: math.nan for name in parts}
+    return {name: float(np.average(v[ok], weights=weights)) for name, v in parts.items()}
 
 
 def _staffing_summary(staffing: Staffing | None) -> dict[str, Any] | None:

@@ -82,3 +82,41 @@ def test_summary_records_the_car_model(tiny_bundle, tmp_path):
     summary = json.loads(json.dumps(result.summary, allow_nan=False))
     assert summary["travel_times"]["door_to_door"] is True
     assert summary["travel_times"]["car_model"]["walk_speed_kmh"] == pytest.approx(4.2)
+
+
+def test_trip_parts_add_up_in_the_results(tiny_bundle, tmp_path):
+    from optimizer.scenario import run_scenario
+
+    result = run_scenario(_scenario(tiny_bundle, tmp_path))
+    cells = result.cells
+    ok = np.isfinite(cells["nearest_full_minutes"])
+    summed = (
+        cells["full_access_minutes"] + cells["full_terminal_minutes"] + cells["full_drive_minutes"]
+    )
+    np.testing.assert_allclose(summed[ok], cells["nearest_full_minutes"][ok])
+    assert (cells.loc[ok, "full_terminal_minutes"] > 0).all()
+    parts = result.summary["travel_times"]["trip_to_full_point_minutes"]
+    assert set(parts) == {"access", "terminal", "drive"}
+    assert parts["drive"] > 0 and parts["terminal"] > 0
+
+
+def test_cli_car_options_override_the_scenario(tiny_bundle, tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    path = _scenario(tiny_bundle, tmp_path)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--parking-search-min", "7", "--walk-m", "0"]
+    result = CliRunner().invoke(app, [*args, "--snap-threshold-m", "5000"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "tiny-minimal" / "summary.json").read_text(encoding="utf-8"))
+    car = summary["travel_times"]["car_model"]
+    assert car["parking_search_min"] == {"centre": 7.0, "dense": 7.0, "other": 7.0}
+    assert car["walk_to_car_m"]["other"] == 0
+    assert summary["travel_times"]["snap_threshold_m"] == 5000
+    # terminal time = 7 min parking + no walking, for every reachable cell
+    parts = summary["travel_times"]["trip_to_full_point_minutes"]
+    assert parts["terminal"] == pytest.approx(7.0, abs=0.01)
+    bad = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--speed-factor", "-1"])
+    assert bad.exit_code == 2 and "speed_factors" in bad.output

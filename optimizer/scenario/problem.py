@@ -331,6 +331,11 @@ def prepare(
         region.sites,
         car=scenario.travel.car.car_model(),
         settings=settings,
+        **(
+            {"snap_threshold_m": scenario.travel.car.snap_threshold_m}
+            if scenario.travel.car.snap_threshold_m is not None
+            else {}
+        ),
     )
     seconds["travel_times"] = time.perf_counter() - start
     far = tt.origin_snap["far"].to_numpy(dtype=bool)

@@ -300,7 +300,7 @@ def _solve_budget(problem: Problem, *, settings: Settings) -> Choice:
         for nf, nr in pairs
     ]
     best = min(choices, key=lambda c: c.objective)
-    worst = next((c.status for c in choices if c.status != "optimal"), None)
-    if worst is not None:  # the comparison is only as good as each solve
-        return dataclasses.replace(best, status=worst)
-    return best
+    # the comparison is only as good as the weakest solve: report the worst status
+    rank = {"optimal": 0, "gap_limit": 1, "time_limit": 2}
+    worst = max((c.status for c in choices), key=lambda status: rank.get(status, 3))
+    return dataclasses.replace(best, status=worst) if worst != best.status else best

@@ -74,10 +74,12 @@ class CarTrip(_Model):
     ``CarModel``, whose docstring cites its source. ``door_to_door = false``
     gives plain driving times at the roads' speeds (for comparison only).
     Zones are ``centre``, ``dense`` and ``other``; speed factors are keyed by
-    the posted speed in km/h.
+    the posted speed in km/h. ``snap_threshold_m`` sets how far from the roads
+    a cell may lie and still be reached (default: the travel-time engine's).
     """
 
     door_to_door: bool = True
+    snap_threshold_m: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     walk_speed_kmh: float | None = Field(default=None, gt=0)
     walk_to_car_m: dict[str, float] | None = None
     walk_from_parking_m: dict[str, float] | None = None
@@ -98,7 +100,9 @@ class CarTrip(_Model):
         from optimizer.traveltimes import CarModel
 
         given: dict[str, Any] = {
-            k: v for k, v in self.model_dump(exclude={"door_to_door"}).items() if v is not None
+            k: v
+            for k, v in self.model_dump(exclude={"door_to_door", "snap_threshold_m"}).items()
+            if v is not None
         }
         if "speed_factors" in given:
             try:
