@@ -29,8 +29,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Markup is off: every string printed is shown as written, so that rich markup in data
+# (site names, paths, messages) is never interpreted; styles are given with Text.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 @app.callback()
@@ -123,7 +125,7 @@ def info_command(
     console.print(table)
     if s["synthetic_layers"]:
         console.print(
-            f"[yellow]note:[/] the {', '.join(s['synthetic_layers'])} layer(s) of this bundle "
+            f"note: the {', '.join(s['synthetic_layers'])} layer(s) of this bundle "
             "are synthetic (see region.toml)."
         )
     sites = Table(title="Candidate sites")
@@ -183,7 +185,7 @@ def fetch_command(
             )
     except OptimizerError as exc:
         raise _fail(exc) from exc
-    console.print(f"wrote bundle [bold]{path}[/]")
+    console.print(Text(f"wrote bundle {path}"))
 
 
 @app.command("bundle")
@@ -285,7 +287,7 @@ def bundle_command(
         )
     except OptimizerError as exc:
         raise _fail(exc) from exc
-    console.print(f"wrote bundle [bold]{path}[/]")
+    console.print(Text(f"wrote bundle {path}"))
 
 
 @app.command("synth")
@@ -311,14 +313,14 @@ def synth_command(
     codes = None if regions == "all" else [c.strip() for c in regions.split(",") if c.strip()]
     if finland_dir is not None:
         err_console.print(
-            "[yellow]note:[/] --finland-dir is ignored (tables ship with the package)"
+            "note: --finland-dir is ignored (tables ship with the package)"
         )
     try:
         paths = write_national_bundles(out_root=out, codes=codes, year=year, overwrite=overwrite)
     except OptimizerError as exc:
         raise _fail(exc) from exc
     for path in paths:
-        console.print(f"{path} [yellow](synthetic grid and roads)[/]")
+        console.print(Text(f"{path} (synthetic grid and roads)"))
 
 
 def _format(value: float, unit: str, *, signed: bool = False) -> str:

@@ -322,3 +322,17 @@ def test_markup_in_user_strings_is_printed_literally(bundle, tmp_path):
     assert result.exit_code == 0, result.output
     summary = (tmp_path / "o" / "tiny-minimal" / "summary.json").read_text(encoding="utf-8")
     assert "[bold red]x[/] [/y] [link=file:///etc]z[/link]" in summary
+
+
+def test_info_shows_markup_in_site_names_literally(bundle, tmp_path):
+    import geopandas as gpd
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(bundle, copy)
+    sites = gpd.read_file(copy / "sites.gpkg")
+    sites.loc[0, "name"] = "[b]A[/b][/x]"
+    (copy / "sites.gpkg").unlink()
+    sites.to_file(copy / "sites.gpkg", driver="GPKG")
+    result = runner.invoke(app, ["info", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "[b]A[/b][/x]" in result.output
