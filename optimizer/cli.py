@@ -312,9 +312,7 @@ def synth_command(
 
     codes = None if regions == "all" else [c.strip() for c in regions.split(",") if c.strip()]
     if finland_dir is not None:
-        err_console.print(
-            "note: --finland-dir is ignored (tables ship with the package)"
-        )
+        err_console.print("note: --finland-dir is ignored (tables ship with the package)")
     try:
         paths = write_national_bundles(out_root=out, codes=codes, year=year, overwrite=overwrite)
     except OptimizerError as exc:

@@ -50,10 +50,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
@@ -73,7 +72,9 @@ from optimizer.errors import (
     UnknownRegionError,
 )
 from optimizer.settings import Settings, get_settings
-from optimizer.traveltimes import DEFAULT_SNAP_THRESHOLD_M
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "SITE_KINDS",
@@ -178,7 +179,7 @@ class Region:
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
-        if isinstance(roads, nx.Graph):
+        if not isinstance(roads, network.RoadNetwork):
             self.__dict__["roads"] = roads  # keep the caller's graph as the networkx view
 
     @cached_property
@@ -500,6 +501,8 @@ def check_road_coverage(
         from the road core; the message says where.
     """
     settings = settings or get_settings()
+    from optimizer.traveltimes import DEFAULT_SNAP_THRESHOLD_M
+
     coverage = network.road_coverage(roads, grid, threshold_m=DEFAULT_SNAP_THRESHOLD_M)
     uncovered = 1.0 - coverage.share
     if uncovered > settings.max_uncovered_share:
