@@ -236,6 +236,44 @@ def site_rows(sites: gpd.GeoDataFrame, lang: Lang) -> tuple[list[str], list[list
     return header, rows
 
 
+def _staffing(staffing: Any, baseline: Any, lang: Lang) -> str:
+    """Build the staffing section: FTE by agency at each full point and in its remote pool."""
+    pool = message("remote_pool", lang)
+    points = list(dict.fromkeys(r.site_name for r in staffing.rows if r.site_id != "remote pool"))
+    by_agency: dict[str, dict[str, float | None]] = {}
+    for row in staffing.rows:
+        where = pool if row.site_id == "remote pool" else row.site_name
+        by_agency.setdefault(row.agency_name, {})[where] = (
+            row.fte if (row.desk or row.site_id == "remote pool") else None
+        )
+    rows = []
+    for agency, cells in by_agency.items():
+        values = [cells.get(point) for point in [*points, pool]]
+        total = sum(v for v in values if v is not None)
+        shown = [format_number(v, lang, digits=1) for v in [*values, total]]
+        rows.append([agency, *shown])
+    header = [message("col_agency", lang), *points, pool, message("total", lang)]
+    notes = message(
+        "staffing_summary",
+        lang,
+        desks=staffing.desks,
+        fte=format_number(staffing.fte, lang, digits=1),
+        cost=format_number(staffing.total_cost_eur, lang),
+    )
+    if baseline is not None:
+        notes += " " + message(
+            "staffing_baseline",
+            lang,
+            desks=baseline.desks,
+            cost=format_number(baseline.total_cost_eur, lang),
+        )
+    return (
+        f'<h2 id="staffing">{_e(message("section_staffing", lang))}</h2>'
+        + _table(header, rows)
+        + f"<p>{_e(notes)}</p>"
+    )
+
+
 def _missing(value: Any) -> bool:
     try:
         return value is None or (isinstance(value, float) and math.isnan(value))
@@ -262,6 +300,9 @@ def report_html(
     synthetic_layers: Sequence[str] = (),
     assumptions: Sequence[Assumption | str] = (),
     chart_png: bytes | None = None,
+    plans: Sequence[tuple[str, NetworkFigures]] = (),
+    staffing: Any = None,
+    baseline_staffing: Any = None,
     lang: Lang = "en",
 ) -> str:
     """Build the report of a run as one self-contained HTML page.
@@ -290,6 +331,12 @@ def report_html(
         Assumptions with their sources, as ``(name, source)`` pairs or names.
     chart_png
         PNG of the sweep's trade-off chart, if a sweep ran.
+    plans
+        The planner's own networks as ``(name, figures)``: a column each in the
+        comparison table.
+    staffing, baseline_staffing
+        Agency desks and officials (:class:`optimizer.scenario.staffing.Staffing`)
+        of the network and of the baseline: a table of FTE by agency and point.
     lang
         ``"en"``, ``"fi"`` or ``"sv"``.
 
@@ -337,7 +384,12 @@ def report_html(
             message("baseline", lang),
             message("difference", lang),
         ]
-        parts.append(_table(header, comparison_rows(estimate, baseline, lang)))
+        rows = comparison_rows(estimate, baseline, lang)
+        for name, figures in plans:
+            header.append(message("plan", lang, name=name))
+            column = comparison_rows(figures, baseline, lang)
+            rows = [[*row, other[1]] for row, other in zip(rows, column, strict=True)]
+        parts.append(_table(header, rows))
 
     parts.append(f'<h2 id="sites">{_e(message("section_sites", lang))}</h2>')
     header, rows = site_rows(sites, lang)
@@ -352,6 +404,9 @@ def report_html(
         )
     else:
         parts.append(f"<p>{_e(message('no_sites', lang))}</p>")
+
+    if staffing is not None:
+        parts.append(_staffing(staffing, baseline_staffing, lang))
 
     if quality is not None:
         parts.append(f'<h2 id="quality">{_e(message("section_quality", lang))}</h2>')
@@ -447,5 +502,8 @@ def result_report(
         synthetic_layers=synthetic,
         assumptions=_cited_figures(scenario),
         chart_png=chart_png,
+        plans=[(plan.name, plan.estimate) for plan in result.plans],
+        staffing=result.staffing,
+        baseline_staffing=result.baseline_staffing,
         lang=lang,
     )

@@ -106,3 +106,21 @@ def test_without_visits_per_fte_there_is_no_staffing(tiny_bundle, tmp_path):
     path = tmp_path / "plain.toml"
     path.write_text(text, encoding="utf-8")
     assert run_scenario(load_scenario(path)).staffing is None
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "Remote pool"), ("fi", "Etäpalvelun pooli")])
+def test_report_shows_staffing_and_plans(tiny_bundle, tmp_path, lang, words):
+    from optimizer.report import result_report
+
+    extra = '\n[[plans]]\nname = "gamma-only"\nfull = ["Gamma"]\nremote = ["Beta"]\n'
+    path = _scenario(tiny_bundle, tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = run_scenario(path)
+    page = result_report(result, lang=lang)
+    assert words in page and 'id="staffing"' in page
+    assert "gamma-only" in page  # the plan's column in the comparison table
+    kela = next(
+        r for r in result.staffing.rows if r.agency == "kela" and r.site_id == "remote pool"
+    )
+    shown = f"{kela.fte:,.1f}" if lang == "en" else f"{kela.fte:.1f}".replace(".", ",")
+    assert shown in page
