@@ -335,3 +335,23 @@ def test_group_rows_with_no_allowed_column():
     rg = group_rows(np.zeros((4, 0)))
     assert rg.n_groups == 1 and list(rg.inverse) == [0, 0, 0, 0]
     assert group_rows(np.zeros((0, 0))).n_groups == 0
+
+
+def test_two_tier_with_counts_matches_a_fresh_model():
+    """Reusing the count-free setup for new counts gives the fresh model's optimum."""
+    from optimizer.models import TwoTier
+
+    rng = np.random.default_rng(7)
+    cost = rng.integers(1, 30, size=(40, 7)).astype(float)
+    w_full, w_remote = rng.random(40), rng.random(40)
+    base = TwoTier.from_cost_matrix(cost, w_full=w_full, w_remote=w_remote, n_full=1, n_remote=1)
+    base.solve()  # fills the setup cache
+    for nf, nr in [(1, 0), (2, 1), (2, 3), (3, 2)]:
+        reused = base.with_counts(n_full=nf, n_remote=nr).solve(mip_gap=0)
+        fresh = TwoTier.from_cost_matrix(
+            cost, w_full=w_full, w_remote=w_remote, n_full=nf, n_remote=nr
+        ).solve(mip_gap=0)
+        assert reused.objective == pytest.approx(fresh.objective, rel=1e-9)
+        assert len(reused.sites_of_tier("full")) == nf
+        assert len(reused.sites_of_tier("remote")) == nr
+    assert base.count_full == (1, 1)  # the original is unchanged

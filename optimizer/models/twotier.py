@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -301,6 +302,30 @@ class TwoTier(LocationModel):
         params.setdefault("w_remote", visits * share)
 
     # checks ------------------------------------------------------------------------------
+
+    def with_counts(self, *, n_full: Count, n_remote: Count) -> TwoTier:
+        """Return the same model with other point counts, sharing its count-free setup.
+
+        The grouped rows, their weights and the coverage sets do not depend on
+        the counts; a sweep or a budget search that solves many count pairs
+        builds them once.
+
+        Parameters
+        ----------
+        n_full, n_remote
+            Points per tier, as in the constructor.
+
+        Returns
+        -------
+        TwoTier
+            A new model; this one is unchanged.
+        """
+        other = copy.copy(self)
+        other.n_full, other.n_remote = n_full, n_remote
+        other.count_full = _count_range(n_full, name="n_full", m=self.n_sites)
+        other.count_remote = _count_range(n_remote, name="n_remote", m=self.n_sites)
+        other._cache = {k: v for k, v in self._cache.items() if k in ("rows", "cover")}
+        return other
 
     def _check_feasible(self) -> None:
         lo_f, hi_f = self.count_full

@@ -43,7 +43,7 @@ _KEY_OF_PARAMETER: Mapping[str, KeyPath] = {
     "desk_capacity": ("agencies",),
 }
 
-__all__ = ["Choice", "solve_network"]
+__all__ = ["Choice", "build_model", "solve_network"]
 
 # --------------------------------------------------------------------------------------
 # Solving
@@ -93,7 +93,7 @@ def _soft_penalty(problem: Problem) -> NDArray[np.float64] | None:
     return per_visit * problem.served_visits.total
 
 
-def _build_model(
+def build_model(
     problem: Problem,
     full_points: tuple[int, int] | None,
     remote_points: tuple[int, int] | None,
@@ -233,6 +233,7 @@ def solve_network(
     full_points: tuple[int, int] | None = None,
     remote_points: tuple[int, int] | None = None,
     settings: Settings | None = None,
+    model: Any = None,
 ) -> Choice:
     """Build and solve the scenario's model on a prepared problem.
 
@@ -241,6 +242,8 @@ def solve_network(
     objective is the visit-weighted travel time, or with ``objective =
     "annual_cost"`` the annual cost: site costs plus the value of travel time
     and the CO2 price of every trip; the access standard is in minutes either way.
+    ``model`` is a two-tier model built earlier for this problem
+    (:func:`build_model`): its count-free setup is reused for the new counts.
 
     Raises
     ------
@@ -257,7 +260,10 @@ def solve_network(
         return _solve_budget(problem, settings=settings)
     options = problem.scenario.solver
     try:
-        model = _build_model(problem, full_points, remote_points)
+        if model is not None and hasattr(model, "with_counts") and full_points and remote_points:
+            model = model.with_counts(n_full=full_points, n_remote=remote_points)
+        else:
+            model = build_model(problem, full_points, remote_points)
         solution = model.solve(
             solver=options.name or settings.solver,
             time_limit=options.time_limit,
@@ -295,8 +301,15 @@ def _solve_budget(problem: Problem, *, settings: Settings) -> Choice:
         raise problem.error(
             ("network", "budget_eur"), "no allowed number of points fits in the budget"
         )
+    model = build_model(problem, None, None)  # row groups and cover sets, built once
     choices = [
-        solve_network(problem, full_points=(nf, nf), remote_points=(nr, nr), settings=settings)
+        solve_network(
+            problem,
+            full_points=(nf, nf),
+            remote_points=(nr, nr),
+            settings=settings,
+            model=model,
+        )
         for nf, nr in pairs
     ]
     best = min(choices, key=lambda c: c.objective)

@@ -20,7 +20,7 @@ from optimizer.estimates import FIGURES, NetworkEstimate, figure_values
 from optimizer.scenario.problem import Problem, Progress, prepare
 from optimizer.scenario.run import evaluate, evaluate_choice
 from optimizer.scenario.schema import Scenario
-from optimizer.scenario.solve import solve_network
+from optimizer.scenario.solve import build_model, solve_network
 from optimizer.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class SweepResult:
         return csv_path, png_path
 
 
-def _grid_row(problem: Problem, nf: int, nr: int, settings: Settings) -> dict[str, Any]:
+def _grid_row(problem: Problem, nf: int, nr: int, settings: Settings, model: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"full_points": nf, "remote_points": nr}
     n_allowed = len(problem.site_ids) - len(problem.forbidden)
     if (
@@ -120,7 +120,7 @@ def _grid_row(problem: Problem, nf: int, nr: int, settings: Settings) -> dict[st
         return {**row, "status": "infeasible"}
     try:
         choice = solve_network(
-            problem, full_points=(nf, nf), remote_points=(nr, nr), settings=settings
+            problem, full_points=(nf, nf), remote_points=(nr, nr), settings=settings, model=model
         )
     except InfeasibleError:
         return {**row, "status": "infeasible"}
@@ -179,6 +179,10 @@ def sweep(
     remotes = list(remote_points) if remote_points is not None else list(range(9))
     if problem.scenario.network.model != "two_tier":
         remotes = [0]
+    # a two-tier model's row groups and cover sets are built once for the whole grid
+    model = (
+        build_model(problem, None, None) if problem.scenario.network.model == "two_tier" else None
+    )
     rows = []
     for nf in fulls:
         for nr in remotes:
@@ -186,7 +190,7 @@ def sweep(
             logger.info(message)
             if progress is not None:
                 progress(message)
-            rows.append(_grid_row(problem, nf, nr, settings))
+            rows.append(_grid_row(problem, nf, nr, settings, model))
     _, baseline = evaluate(problem, problem.baseline_full, problem.baseline_remote)
     columns = ["full_points", "remote_points", "status", "gap", "seconds"]
     columns += [f.key for f in FIGURES if f.key not in columns] + ["full_sites", "remote_sites"]
