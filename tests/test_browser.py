@@ -149,7 +149,9 @@ def wait_for_map(browser, name: str) -> dict:
         state = d.execute_script(STATE_JS, name)
         return state if state and state["paintedTiles"] > 0 else None
 
-    return WebDriverWait(browser, 30).until(ready)
+    return WebDriverWait(
+        browser, 120
+    )  # a ceiling for a loaded machine, not a speed test.until(ready)
 
 
 def severe(browser, *, allow: str | None = None) -> list[str]:
