@@ -399,6 +399,7 @@ def result_map(
         quality=result.quality,
         lang=lang,
         boundary=region.boundary,
+        plans={plan.name: plan.assignment.nearest_full_minutes for plan in result.plans},
         tiles=tiles,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -82,3 +83,13 @@ def test_cli_prints_the_plan_beside_the_optimum(tiny_bundle, tmp_path):
     assert result.exit_code == 0, result.output
     assert "plan gamma-only" in result.output
     assert "optimum" in result.output
+
+
+def test_plan_is_a_switchable_layer_on_the_map(tiny_bundle, tmp_path):
+    result = run_scenario(_scenario(tiny_bundle, tmp_path, PLAN))
+    page = result.map(lang="fi", tiles=None).get_root().render()
+    assert "Suunnitelma gamma-only: matka-aika" in page
+    (plan,) = result.plans
+    # the layer shows the plan's own minutes, not the optimum's
+    minutes = plan.assignment.nearest_full_minutes
+    assert not np.allclose(minutes, result.assignment.nearest_full_minutes)

@@ -375,6 +375,7 @@ def map_solution(
     max_pixels: int = 6_000_000,
     tiles: str | None = "OpenStreetMap",
     boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    plans: Mapping[str, Any] | None = None,
     headline: Mapping[str, Any] | None = None,
     minutes_column: str | None = None,
     assignment_column: str | None = None,
@@ -430,6 +431,9 @@ def map_solution(
     boundary
         The region's boundary (polygons, any CRS), drawn as an outline that
         can be switched off.
+    plans
+        The planner's own networks: name to each cell's minutes to the nearest
+        full point under that plan (one switchable layer each).
     headline
         Deprecated: extra label/value rows for the panel.
     minutes_column, assignment_column
@@ -468,6 +472,7 @@ def map_solution(
     if m is not None and getattr(m, "crs", "EPSG3857") != "EPSG3857":
         raise CRSError(f"map_solution draws on Web Mercator maps (crs='EPSG3857'), not {m.crs!r}")
 
+    plans = dict(plans or {})
     _numbers(cells, "population", "cells")
     minutes = {t: _numbers(cells, f"nearest_{t}_minutes", "cells") for t in times}
     changes = {t: c for t in times if (c := _change(cells, t, minutes[t])) is not None}
@@ -486,6 +491,14 @@ def map_solution(
         change_layer(f"change_{t}", message(f"layer_change_{t}", lang), c, raster, lang)
         for t, c in changes.items()
     ]
+    for k, (plan, values) in enumerate(plans.items()):
+        plan_minutes = np.asarray(values, dtype=np.float64)
+        if plan_minutes.shape != (len(cells),):
+            raise DataError(
+                f"plans[{plan!r}] has {plan_minutes.size} values; give one per cell ({len(cells)})"
+            )
+        name = message("layer_plan", lang, name=plan)
+        layers.append(minutes_layer(f"plan_{k}", name, plan_minutes, raster, lang))
     overlays = []
     names = [str(n) for n in sites["name"]]
     if catchments and site_of_cell is not None:
