@@ -149,9 +149,8 @@ def wait_for_map(browser, name: str) -> dict:
         state = d.execute_script(STATE_JS, name)
         return state if state and state["paintedTiles"] > 0 else None
 
-    return WebDriverWait(
-        browser, 120
-    )  # a ceiling for a loaded machine, not a speed test.until(ready)
+    # 120 s is a ceiling for a loaded machine, not a speed test
+    return WebDriverWait(browser, 120).until(ready)
 
 
 def severe(browser, *, allow: str | None = None) -> list[str]:
