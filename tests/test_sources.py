@@ -137,20 +137,28 @@ JOENSUU_PAGES = {
 }
 
 
+def joensuu_features(adapter: requests.adapters.BaseAdapter, settings, **options) -> dict:
+    """``wfs_get_features`` on the 1 km grid layer, served by ``adapter``."""
+    session = session_with(adapter)
+    layer = "vaestoruutu:vaki2021_1km"
+    return wfs_get_features(
+        POPULATION_WFS_URL, layer, session=session, settings=settings, **options
+    )
+
+
+def joensuu_grid(adapter: requests.adapters.BaseAdapter, settings, **options) -> gpd.GeoDataFrame:
+    """``population_grid_from_wfs`` for 2021 in pages of three, served by ``adapter``."""
+    options = {"year": 2021, "page_size": 3, **options}
+    return population_grid_from_wfs(session=session_with(adapter), settings=settings, **options)
+
+
 # --------------------------------------------------------------------------- WFS paging
 
 
 class TestPaging:
     def test_two_pages_follow_the_next_link(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            page_size=3,
-            sort_by="grd_id",
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings, page_size=3, sort_by="grd_id")
         assert len(collection["features"]) == 5
         assert collection["numberMatched"] == 5
         assert collection["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::3067"
@@ -169,13 +177,7 @@ class TestPaging:
     def test_pages_until_number_matched_when_server_caps_count(self, settings):
         # we ask for 4 per page, the server gives 3 (its own maximum) but says 5 match
         adapter = RecordedWFS(JOENSUU_PAGES)
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            page_size=4,
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings, page_size=4)
         assert len(collection["features"]) == 5
         assert len(adapter.calls) == 2
 
@@ -188,13 +190,7 @@ class TestPaging:
             del page["links"]
             pages[("vaestoruutu:vaki2021_1km", start)] = answer(page)
         adapter = RecordedWFS(pages)
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            page_size=3,
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings, page_size=3)
         assert len(collection["features"]) == 5
         assert [q["startIndex"] for _, q, _ in adapter.calls] == ["0", "3"]
 
@@ -202,13 +198,7 @@ class TestPaging:
         page = json.loads((WFS / "vaki2021_1km_page1.json").read_text())
         adapter = RecordedWFS({("vaestoruutu:vaki2021_1km", str(i)): answer(page) for i in (0, 3)})
         with pytest.raises(SourceUnavailableError, match="same features again at startIndex=3"):
-            wfs_get_features(
-                POPULATION_WFS_URL,
-                "vaestoruutu:vaki2021_1km",
-                page_size=3,
-                session=session_with(adapter),
-                settings=settings,
-            )
+            joensuu_features(adapter, settings, page_size=3)
 
     def test_empty_answer(self, settings):
         empty = {
@@ -221,12 +211,7 @@ class TestPaging:
             "crs": None,
         }
         adapter = RecordedWFS({("vaestoruutu:vaki2021_1km", "0"): answer(empty)})
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings)
         assert collection["features"] == []
         with pytest.raises(DataError, match="no cells"):
             population_grid_from_wfs(year=2021, session=session_with(adapter), settings=settings)
@@ -243,48 +228,26 @@ class TestPaging:
 class TestCache:
     def test_pages_are_cached_atomically_and_reused_offline(self, settings):
         online = RecordedWFS(JOENSUU_PAGES)
-        first = population_grid_from_wfs(
-            year=2021, page_size=3, session=session_with(online), settings=settings
-        )
+        first = joensuu_grid(online, settings)
         files = sorted((settings.cache_dir / "downloads").iterdir())
         assert len(files) == 2
         assert all(f.suffix == ".json" and len(f.stem) == 64 for f in files)
         offline = OfflineAdapter()
-        again = population_grid_from_wfs(
-            year=2021, page_size=3, session=session_with(offline), settings=settings
-        )
+        again = joensuu_grid(offline, settings)
         assert offline.urls == []
         assert again.equals(first)
 
     def test_other_parameters_are_not_served_from_cache(self, settings):
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            session=session_with(RecordedWFS(JOENSUU_PAGES)),
-            settings=settings,
-        )
+        joensuu_grid(RecordedWFS(JOENSUU_PAGES), settings)
         with pytest.raises(SourceUnavailableError):
-            population_grid_from_wfs(
-                year=2021,
-                page_size=3,
-                bbox=(641000, 6942000, 642000, 6943000),
-                session=session_with(OfflineAdapter()),
-                settings=settings,
-            )
+            joensuu_grid(OfflineAdapter(), settings, bbox=(641000, 6942000, 642000, 6943000))
 
     def test_unreadable_cache_file_is_replaced(self, settings):
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            session=session_with(RecordedWFS(JOENSUU_PAGES)),
-            settings=settings,
-        )
+        joensuu_grid(RecordedWFS(JOENSUU_PAGES), settings)
         for path in (settings.cache_dir / "downloads").iterdir():
             path.write_text("{truncated")
         adapter = RecordedWFS(JOENSUU_PAGES)
-        grid = population_grid_from_wfs(
-            year=2021, page_size=3, session=session_with(adapter), settings=settings
-        )
+        grid = joensuu_grid(adapter, settings)
         assert len(grid) == 5 and len(adapter.calls) == 2
 
 
@@ -293,12 +256,7 @@ class TestCache:
 
 class TestPopulationGrid:
     def test_grid_in_bundle_schema(self, settings):
-        grid = population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            session=session_with(RecordedWFS(JOENSUU_PAGES)),
-            settings=settings,
-        )
+        grid = joensuu_grid(RecordedWFS(JOENSUU_PAGES), settings)
         assert len(grid) == 5
         assert grid.index.name == "cell_id"
         assert grid.crs.to_epsg() == 3067
@@ -309,51 +267,27 @@ class TestPopulationGrid:
 
     def test_bbox_filter_is_sent(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            bbox=(640000, 6941000, 644000, 6945000),
-            session=session_with(adapter),
-            settings=settings,
-        )
+        joensuu_grid(adapter, settings, bbox=(640000, 6941000, 644000, 6945000))
         query = adapter.calls[0][1]
         assert query["bbox"] == "640000.0,6941000.0,644000.0,6945000.0,EPSG:3067"
         assert "CQL_FILTER" not in query
 
     def test_municipality_filter_is_sent(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            municipalities=[167, "91"],
-            session=session_with(adapter),
-            settings=settings,
-        )
+        joensuu_grid(adapter, settings, municipalities=[167, "91"])
         query = adapter.calls[0][1]
         assert query["CQL_FILTER"] == "kunta IN ('091','167','91')"
         assert "bbox" not in query
 
     def test_bbox_and_municipalities_clip_after_download(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        grid = population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            municipalities=["167"],
-            bbox=(641100, 6942100, 641900, 6943900),
-            session=session_with(adapter),
-            settings=settings,
+        grid = joensuu_grid(
+            adapter, settings, municipalities=["167"], bbox=(641100, 6942100, 641900, 6943900)
         )
         assert sorted(grid.index) == ["1kmN6942E641", "1kmN6943E641"]
         assert "bbox" not in adapter.calls[0][1]
         with pytest.raises(DataError, match="no cell"):
-            population_grid_from_wfs(
-                year=2021,
-                page_size=3,
-                municipalities=["167"],
-                bbox=(0, 0, 10, 10),
-                session=session_with(adapter),
-                settings=settings,
-            )
+            joensuu_grid(adapter, settings, municipalities=["167"], bbox=(0, 0, 10, 10))
 
     def test_point_and_5km_layers(self, settings):
         adapter = RecordedWFS(
