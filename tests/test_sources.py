@@ -685,6 +685,14 @@ def kymenlaakso_routes() -> dict:
     }
 
 
+def fetch_kymenlaakso(out_dir: Path, settings, *, adapter=None, region="08", **options) -> Path:
+    """``fetch_region`` of Kymenlaakso from the recorded WFS answers and pyrosm's roads."""
+    session = session_with(adapter if adapter is not None else RecordedWFS(kymenlaakso_routes()))
+    return fetch_region(
+        region, out_dir=out_dir, session=session, settings=settings, roads_file=TEST_PBF, **options
+    )
+
+
 class TestFetchRegion:
     @pytest.fixture
     def settings(self, tmp_path):
@@ -699,13 +707,7 @@ class TestFetchRegion:
         assert strict.max_uncovered_share == 0.05
         out = tmp_path / "kymenlaakso"
         with pytest.raises(NetworkError) as info:
-            fetch_region(
-                "08",
-                out_dir=out,
-                session=session_with(RecordedWFS(kymenlaakso_routes())),
-                settings=strict,
-                roads_file=TEST_PBF,
-            )
+            fetch_kymenlaakso(out, strict)
         message = str(info.value)
         assert "35.8% of the residents uncovered" in message
         # the cells outside Kotka: Kouvola 286 (1,507) and Hamina 075 (1,120) first
@@ -715,13 +717,7 @@ class TestFetchRegion:
     def test_builds_a_bundle_offline_from_recorded_sources(self, tmp_path, settings):
         adapter = RecordedWFS(kymenlaakso_routes())
         out = tmp_path / "regions" / "kymenlaakso"
-        path = fetch_region(
-            "Kymenlaakso",
-            out_dir=out,
-            session=session_with(adapter),
-            settings=settings,
-            roads_file=TEST_PBF,
-        )
+        path = fetch_kymenlaakso(out, settings, adapter=adapter, region="Kymenlaakso")
         assert path == out
         assert sorted(p.name for p in path.iterdir()) == [
             "boundary.gpkg",
@@ -769,13 +765,7 @@ class TestFetchRegion:
     def test_bundle_loads_with_the_region_loader(self, tmp_path, settings):
         from optimizer.region import load_region
 
-        path = fetch_region(
-            "08",
-            out_dir=tmp_path / "kymenlaakso",
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            settings=settings,
-            roads_file=TEST_PBF,
-        )
+        path = fetch_kymenlaakso(tmp_path / "kymenlaakso", settings)
         region = load_region(path, settings=settings)
         assert region.code == "08"
         assert region.population["population"].sum() == pytest.approx(
@@ -791,24 +781,10 @@ class TestFetchRegion:
         (out / "old.txt").write_text("old")
         adapter = RecordedWFS(kymenlaakso_routes())
         with pytest.raises(OutputError, match="already exists"):
-            fetch_region(
-                "08",
-                out_dir=out,
-                session=session_with(adapter),
-                settings=settings,
-                roads_file=TEST_PBF,
-            )
+            fetch_kymenlaakso(out, settings, adapter=adapter)
         assert adapter.calls == []
         with Progress(transient=True, disable=True) as bar:
-            path = fetch_region(
-                "08",
-                out_dir=out,
-                session=session_with(adapter),
-                settings=settings,
-                roads_file=TEST_PBF,
-                overwrite=True,
-                progress=bar,
-            )
+            path = fetch_kymenlaakso(out, settings, adapter=adapter, overwrite=True, progress=bar)
             assert bar.tasks[0].completed == bar.tasks[0].total == 6
         assert not (path / "old.txt").exists()
         assert (path / "region.toml").exists()
@@ -818,23 +794,10 @@ class TestFetchRegion:
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("a file where the bundle's parent folder should be")
         with pytest.raises(OutputError, match="cannot create the folder"):
-            fetch_region(
-                "08",
-                out_dir=blocker / "kymenlaakso",
-                settings=settings,
-                session=session_with(RecordedWFS(kymenlaakso_routes())),
-                roads_file=TEST_PBF,
-            )
+            fetch_kymenlaakso(blocker / "kymenlaakso", settings)
 
     def test_progress_bar_flag(self, tmp_path, settings):
-        path = fetch_region(
-            "08",
-            out_dir=tmp_path / "b",
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            settings=settings,
-            roads_file=TEST_PBF,
-            progress=True,
-        )
+        path = fetch_kymenlaakso(tmp_path / "b", settings, progress=True)
         assert (path / "region.toml").exists()
 
     def test_own_sites_are_added_to_the_central_localities(self, tmp_path, settings):
@@ -852,14 +815,7 @@ class TestFetchRegion:
             crs=3067,
         ).to_crs(4326)
         own.to_file(tmp_path / "own.gpkg")
-        path = fetch_region(
-            "08",
-            out_dir=tmp_path / "k",
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            settings=settings,
-            roads_file=TEST_PBF,
-            sites_file=tmp_path / "own.gpkg",
-        )
+        path = fetch_kymenlaakso(tmp_path / "k", settings, sites_file=tmp_path / "own.gpkg")
         sites = gpd.read_file(path / "sites.gpkg").set_index("site_id")
         assert len(sites) == 7 and sites.loc["own-1", "name"] == "Kotka library"
         assert bool(sites.loc["own-1", "required"]) is True
@@ -910,11 +866,5 @@ class TestFetchRegion:
     def test_region_info_is_accepted(self, tmp_path, settings):
         region = find_region("08")
         assert isinstance(region, RegionInfo)
-        path = fetch_region(
-            region,
-            out_dir=tmp_path / "k",
-            settings=settings,
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            roads_file=TEST_PBF,
-        )
+        path = fetch_kymenlaakso(tmp_path / "k", settings, region=region)
         assert path.name == "k"
