@@ -629,28 +629,30 @@ class TestAgainstRealData:
             assert polygons[code].contains(point)
 
 
-def test_municipalities_of_region_key_errors(tmp_path):
-    with pytest.raises(BundleNotFoundError, match="does not exist"):
-        municipalities_of_region("12", key_csv=tmp_path / "key.csv")
-    bad = tmp_path / "bad.csv"
-    bad.write_text("kunta,region\n167,12\n")
-    with pytest.raises(DataError, match="lacks column"):
-        municipalities_of_region("12", key_csv=bad)
-    other = tmp_path / "other.csv"
-    other.write_text("kunta,maakunta_code\n91,1\n")
-    with pytest.raises(DataError, match="no municipality for region 12"):
-        municipalities_of_region("12", key_csv=other)
-    assert municipalities_of_region("01", key_csv=other) == ("091",)
+@pytest.mark.parametrize(
+    ("csv", "region", "error", "match"),
+    [
+        (None, "12", BundleNotFoundError, "does not exist"),
+        ("kunta,region\n167,12\n", "12", DataError, "lacks column"),
+        ("kunta,maakunta_code\n91,1\n", "12", DataError, "no municipality for region 12"),
+        ("kunta,maakunta_code\n91,Uusimaa\n", "01", DataError, "field 'maakunta_code'"),
+        ("kunta,maakunta_code\nHelsinki,1\n", "01", DataError, "field 'kunta'"),
+    ],
+)
+def test_municipalities_of_region_key_errors(tmp_path, csv, region, error, match):
+    key = tmp_path / "key.csv"
+    if csv is not None:
+        key.write_text(csv)
+    with pytest.raises(error, match=match):
+        municipalities_of_region(region, key_csv=key)
+
+
+def test_municipalities_of_region_reads_a_key_file(tmp_path):
+    key = tmp_path / "key.csv"
+    key.write_text("kunta,maakunta_code\n91,1\n")
+    assert municipalities_of_region("01", key_csv=key) == ("091",)
     with pytest.raises(UnknownRegionError):
         municipalities_of_region("Atlantis")
-    bad_region = tmp_path / "bad_region.csv"
-    bad_region.write_text("kunta,maakunta_code\n91,Uusimaa\n")
-    with pytest.raises(DataError, match="field 'maakunta_code'"):
-        municipalities_of_region("01", key_csv=bad_region)
-    bad_kunta = tmp_path / "bad_kunta.csv"
-    bad_kunta.write_text("kunta,maakunta_code\nHelsinki,1\n")
-    with pytest.raises(DataError, match="field 'kunta'"):
-        municipalities_of_region("01", key_csv=bad_kunta)
 
 
 def test_sites_need_codes_names_and_crs():
