@@ -137,6 +137,17 @@ JOENSUU_PAGES = {
 }
 
 
+#: A WFS answer with no features, as GeoServer sends it.
+EMPTY_PAGE = {
+    "type": "FeatureCollection",
+    "features": [],
+    "totalFeatures": 0,
+    "numberMatched": 0,
+    "numberReturned": 0,
+    "crs": None,
+}
+
+
 def joensuu_features(adapter: requests.adapters.BaseAdapter, settings, **options) -> dict:
     """``wfs_get_features`` on the 1 km grid layer, served by ``adapter``."""
     session = session_with(adapter)
@@ -201,15 +212,7 @@ class TestPaging:
             joensuu_features(adapter, settings, page_size=3)
 
     def test_empty_answer(self, settings):
-        empty = {
-            "type": "FeatureCollection",
-            "features": [],
-            "totalFeatures": 0,
-            "numberMatched": 0,
-            "numberReturned": 0,
-            "timeStamp": "2024-03-14T10:00:00.000Z",
-            "crs": None,
-        }
+        empty = EMPTY_PAGE | {"timeStamp": "2024-03-14T10:00:00.000Z"}
         adapter = RecordedWFS({("vaestoruutu:vaki2021_1km", "0"): answer(empty)})
         collection = joensuu_features(adapter, settings)
         assert collection["features"] == []
@@ -417,14 +420,7 @@ class TestBoundaries:
         assert regions.crs.to_epsg() == 3067
 
     def test_no_matching_municipality(self, settings):
-        empty = {
-            "type": "FeatureCollection",
-            "features": [],
-            "totalFeatures": 0,
-            "numberMatched": 0,
-            "numberReturned": 0,
-            "crs": None,
-        }
+        empty = EMPTY_PAGE
         adapter = RecordedWFS({("tilastointialueet:kunta4500k_2022", "0"): answer(empty)})
         with pytest.raises(DataError, match="no areas matched"):
             municipalities_from_wfs(
