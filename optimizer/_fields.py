@@ -128,6 +128,20 @@ def bool_column(values: pd.Series, *, source: str, field: str) -> NDArray[np.boo
     return np.asarray(parsed, dtype=bool)
 
 
+def as_float(value: object) -> float | None:
+    """``value`` as a float, or ``None`` when it is missing, a boolean or not a number.
+
+    For lenient attribute reading (OSM tags, graph attributes), where a value
+    that cannot be read is dropped rather than reported.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def numeric_column(
     values: pd.Series, *, source: str, field: str, rows: str = "row(s)"
 ) -> pd.Series:
