@@ -14,6 +14,7 @@ import pytest
 import requests
 import shapely
 import urllib3
+from nettools import OfflineAdapter, session_with
 from rich.progress import Progress
 
 from optimizer.errors import (
@@ -98,32 +99,6 @@ class RecordedWFS(requests.adapters.HTTPAdapter):
 
     def typenames(self) -> list[str]:
         return [q.get("typeNames", base) for base, q, _ in self.calls]
-
-
-class OfflineAdapter(requests.adapters.BaseAdapter):
-    """A transport that fails like a machine without network."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def send(self, request, **kwargs):
-        self.urls.append(request.url)
-        host = urlsplit(request.url).hostname
-        raise requests.ConnectionError(
-            f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded "
-            f"(Caused by NameResolutionError: Failed to resolve '{host}')"
-        )
-
-    def close(self) -> None:
-        pass
-
-
-def session_with(adapter: requests.adapters.BaseAdapter) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 @pytest.fixture
