@@ -191,3 +191,11 @@ def decode_png(uri: str) -> np.ndarray:
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def scenario_map(layers: Layers, **options: Any):
+    """``map_solution`` of ``layers`` with the SCENARIO estimate beside the BASELINE."""
+    from optimizer.maps import map_solution
+
+    options = {"estimate": SCENARIO, "baseline": BASELINE, **options}
+    return map_solution(layers.cells, layers.sites, **options)
