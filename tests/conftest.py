@@ -31,24 +31,10 @@ def tiny_facts():
 
 
 def write_tiny_bundle(facts, folder: Path) -> Path:
-    """Generate the synthetic region of ``facts`` and save it as a bundle in ``folder``."""
-    from optimizer.region import Region, RegionMeta, save_region
-    from optimizer.synthetic import generate_region
+    """Write the synthetic region of ``facts`` as the bundle ``folder / "tiny"``."""
+    from optimizer.synthetic import write_synthetic_bundle
 
-    gen = generate_region(facts)
-    region = Region(
-        name=facts.name,
-        slug=facts.slug,
-        code=facts.code,
-        year=facts.year,
-        crs="EPSG:3067",
-        population=gen.population,
-        roads=gen.roads,
-        sites=gen.sites,
-        boundary=gen.boundary,
-        meta=RegionMeta(synthetic={"population": True, "roads": True, "sites": True}),
-    )
-    return save_region(region, folder / "tiny")
+    return write_synthetic_bundle(facts, folder / "tiny")
 
 
 @pytest.fixture()
