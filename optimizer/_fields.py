@@ -22,7 +22,7 @@ missing value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -126,6 +126,62 @@ def bool_column(values: pd.Series, *, source: str, field: str) -> NDArray[np.boo
             f"{', '.join(shown)}: {name_rows(bad)}"
         )
     return np.asarray(parsed, dtype=bool)
+
+
+def check_renames(
+    mapping: Mapping[str, str],
+    *,
+    allowed: Sequence[str],
+    present: Sequence[object],
+    source: str,
+    option: str,
+) -> None:
+    """Check a ``{package name: file column}`` mapping before the columns are renamed.
+
+    Parameters
+    ----------
+    mapping
+        Package column names and the file columns that hold them.
+    allowed
+        The package column names that may be mapped, in the order to list them.
+    present
+        The columns of the file.
+    source
+        The file, named in the message.
+    option
+        The option that gave ``mapping``, named in the message.
+
+    Raises
+    ------
+    DataError
+        If a key is not in ``allowed`` or a named column is not in the file;
+        the message lists what is allowed or present.
+    """
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise DataError(
+            f"unknown key(s) {', '.join(unknown)} in {option}; allowed: {', '.join(allowed)}"
+        )
+    absent = sorted(v for v in mapping.values() if v not in present)
+    if absent:
+        raise DataError(
+            f"{source}: column(s) {', '.join(absent)} named in {option} are not in the file; "
+            f"columns present: {', '.join(map(str, present))}"
+        )
+
+
+def as_float(value: object) -> float | None:
+    """``value`` as a float, or ``None`` when it is missing, a boolean or not a number.
+
+    For lenient attribute reading (OSM tags, graph attributes), where a value
+    that cannot be read is dropped rather than reported.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
 
 
 def numeric_column(

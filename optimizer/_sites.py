@@ -32,7 +32,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from optimizer._fields import bool_column, name_rows, numeric_column
+from optimizer._fields import bool_column, check_renames, name_rows, numeric_column
 from optimizer._files import read_vector
 from optimizer.errors import CRSError, DataError
 from optimizer.population import crs_label, format_municipality_code
@@ -97,18 +97,13 @@ def read_sites(
     source = str(path)
     sites = read_vector(path, what="sites file", layer=layer)
     mapping = dict(columns or {})
-    allowed = (*SITE_COLUMNS, *_OPTIONAL_NUMBERS)
-    unknown = sorted(set(mapping) - set(allowed))
-    if unknown:
-        raise DataError(
-            f"site columns: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
-        )
-    absent = sorted(v for v in mapping.values() if v not in sites.columns)
-    if absent:
-        raise DataError(
-            f"{source}: column(s) {', '.join(absent)} named for the sites are not in the file; "
-            f"columns present: {', '.join(map(str, sites.columns))}"
-        )
+    check_renames(
+        mapping,
+        allowed=(*SITE_COLUMNS, *_OPTIONAL_NUMBERS),
+        present=list(sites.columns),
+        source=source,
+        option="the site columns",
+    )
     sites = sites.rename(columns={v: k for k, v in mapping.items()})
     if "site_id" in sites.columns:
         sites = sites.set_index("site_id")

@@ -58,7 +58,7 @@ from optimizer._ages import (
     parse_age_band,
     suppress,
 )
-from optimizer._fields import name_rows, numeric_column
+from optimizer._fields import check_renames, name_rows, numeric_column
 from optimizer._files import crs_label, read_vector
 from optimizer.errors import CRSError, DataError
 
@@ -459,19 +459,13 @@ def read_population(
         return grid_from_features(frame, source=source)
 
     mapping = dict(columns or {})
-    allowed = {"cell_id", *GRID_COLUMNS}
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        raise DataError(
-            f"columns= has unknown key(s) {', '.join(unknown)}; allowed: "
-            f"{', '.join(sorted(allowed))}"
-        )
-    missing = sorted(v for v in mapping.values() if v not in frame.columns)
-    if missing:
-        raise DataError(
-            f"{source}: column(s) {', '.join(missing)} named in columns= are not in the file; "
-            f"columns present: {', '.join(map(str, frame.columns))}"
-        )
+    check_renames(
+        mapping,
+        allowed=sorted({"cell_id", *GRID_COLUMNS}),
+        present=list(frame.columns),
+        source=source,
+        option="columns=",
+    )
     bands = [b if isinstance(b, AgeBand) else parse_age_band(b) for b in age_bands or ()]
     if bands and set(mapping) & set(AGE_COLUMNS):
         raise DataError("give the ages either as age bands or as age columns in columns=, not both")

@@ -30,23 +30,32 @@ def tiny_facts():
     return load_facts(TEST_DATA / "facts_tiny.toml")
 
 
+def write_tiny_bundle(facts, folder: Path) -> Path:
+    """Write the synthetic region of ``facts`` as the bundle ``folder / "tiny"``."""
+    from optimizer.synthetic import write_synthetic_bundle
+
+    return write_synthetic_bundle(facts, folder / "tiny")
+
+
 @pytest.fixture()
 def tiny_bundle(tmp_path: Path, tiny_facts) -> Path:
-    """A freshly written tiny synthetic bundle (a few hundred cells)."""
-    from optimizer.region import Region, RegionMeta, save_region
-    from optimizer.synthetic import generate_region
+    """A freshly written tiny synthetic bundle (a few hundred cells) a test may edit."""
+    return write_tiny_bundle(tiny_facts, tmp_path)
 
-    gen = generate_region(tiny_facts)
-    region = Region(
-        name=tiny_facts.name,
-        slug=tiny_facts.slug,
-        code=tiny_facts.code,
-        year=tiny_facts.year,
-        crs="EPSG:3067",
-        population=gen.population,
-        roads=gen.roads,
-        sites=gen.sites,
-        boundary=gen.boundary,
-        meta=RegionMeta(synthetic={"population": True, "roads": True, "sites": True}),
-    )
-    return save_region(region, tmp_path / "tiny")
+
+@pytest.fixture(scope="session")
+def shared_tiny_bundle(tmp_path_factory, tiny_facts) -> Path:
+    """One tiny bundle per test session; read only (copy it before editing)."""
+    return write_tiny_bundle(tiny_facts, tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="session")
+def previous_outputs(shared_tiny_bundle, tmp_path_factory) -> Path:
+    """An output folder holding one complete earlier run of the minimal scenario."""
+    from safetytools import run_cli, write_scenario
+
+    out = tmp_path_factory.mktemp("previous") / "out"
+    scenario = write_scenario(out.parent, shared_tiny_bundle)
+    result = run_cli(scenario, out)
+    assert result.exit_code == 0, result.output
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -168,6 +168,31 @@ def scheduler() -> Iterator[str]:
         yield cluster.scheduler_address
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def batch(
+    bundles: Path, scenario_file: Path, out_dir: Path, settings, scheduler: str
+) -> Callable[..., BatchResult]:
+    """``run_batch`` of the test scenario on the shared bundles, outputs and cluster."""
+
+    def run(regions: Iterable[str] = CODES, **options) -> BatchResult:
+        return run_batch(
+            regions=list(regions),
+            scenario=scenario_file,
+            out_dir=out_dir,
+            bundles=bundles,
+            scheduler=scheduler,
+            settings=settings,
+            **options,
+        )
+
+    return run
+
+
+def _repair(bundles: Path, pristine: Path) -> None:
+    """Put the pristine population layer back into the broken region's bundle."""
+    shutil.copy2(pristine / BROKEN / "population.gpkg", bundles / BROKEN / "population.gpkg")
 
 
 def _mtimes(folder: Path) -> dict[str, int]:
@@ -364,26 +389,12 @@ def test_national_totals_equal_the_sum_of_the_regions(first_run: dict, out_dir: 
 
 @pytest.mark.slow
 def test_rerun_after_fixing_recomputes_only_the_failed_region(
-    first_run: dict,
-    bundles: Path,
-    pristine: Path,
-    scenario_file: Path,
-    out_dir: Path,
-    settings,
-    scheduler: str,
+    first_run: dict, bundles: Path, pristine: Path, out_dir: Path, batch
 ):
-    shutil.copy2(pristine / BROKEN / "population.gpkg", bundles / BROKEN / "population.gpkg")
+    _repair(bundles, pristine)
     before = {s: _mtimes(out_dir / s) for s in SLUGS if s != BROKEN}
     events: list[tuple[str, str]] = []
-    result = run_batch(
-        regions=list(CODES),
-        scenario=scenario_file,
-        out_dir=out_dir,
-        bundles=bundles,
-        scheduler=scheduler,
-        progress=lambda slug, step: events.append((slug, step)),
-        settings=settings,
-    )
+    result = batch(progress=lambda slug, step: events.append((slug, step)))
     runs = _by_region(result)
     assert runs[BROKEN].status == "ok", runs[BROKEN].error
     assert {s: runs[s].status for s in before} == dict.fromkeys(before, "skipped")
@@ -397,19 +408,10 @@ def test_rerun_after_fixing_recomputes_only_the_failed_region(
 
 
 @pytest.mark.slow
-def test_resume_after_an_interrupted_run(
-    bundles: Path, pristine: Path, scenario_file: Path, out_dir: Path, settings, scheduler: str
-):
+def test_resume_after_an_interrupted_run(bundles: Path, pristine: Path, out_dir: Path, batch):
     # Make sure every region is complete first (independent of the order of the tests).
-    shutil.copy2(pristine / BROKEN / "population.gpkg", bundles / BROKEN / "population.gpkg")
-    run_batch(
-        regions=list(CODES),
-        scenario=scenario_file,
-        out_dir=out_dir,
-        bundles=bundles,
-        scheduler=scheduler,
-        settings=settings,
-    )
+    _repair(bundles, pristine)
+    batch()
     # Killed while writing Kainuu: its folder never appeared, a temporary one is left.
     shutil.rmtree(out_dir / "kainuu")
     partial = out_dir / ".kainuu.partial-killed"
@@ -419,14 +421,7 @@ def test_resume_after_an_interrupted_run(
     (out_dir / "etela-karjala" / MANIFEST_NAME).unlink()
     untouched = _mtimes(out_dir / BROKEN)
 
-    result = run_batch(
-        regions=list(CODES),
-        scenario=scenario_file,
-        out_dir=out_dir,
-        bundles=bundles,
-        scheduler=scheduler,
-        settings=settings,
-    )
+    result = batch()
     runs = _by_region(result)
     assert runs["kainuu"].status == "ok"
     assert runs["etela-karjala"].status == "ok"
@@ -439,62 +434,31 @@ def test_resume_after_an_interrupted_run(
 
 
 @pytest.mark.slow
-def test_changed_inputs_and_force_recompute(
-    bundles: Path, scenario_file: Path, out_dir: Path, settings, scheduler: str
-):
-    run_batch(
-        regions=list(CODES),
-        scenario=scenario_file,
-        out_dir=out_dir,
-        bundles=bundles,
-        scheduler=scheduler,
-        settings=settings,
-    )
+def test_changed_inputs_and_force_recompute(bundles: Path, out_dir: Path, batch):
+    batch()
     # A changed bundle file: only that region is recomputed.
     with (bundles / "etela-karjala" / "region.toml").open("a", encoding="utf-8") as fh:
         fh.write("# edited\n")
     kainuu = _mtimes(out_dir / "kainuu")
-    result = run_batch(
-        regions=["09", "kainuu"],
-        scenario=scenario_file,
-        out_dir=out_dir,
-        bundles=bundles,
-        scheduler=scheduler,
-        settings=settings,
-    )
+    result = batch(["09", "kainuu"])
     assert [(r.region, r.status) for r in result.regions] == [
         ("etela-karjala", "ok"),
         ("kainuu", "skipped"),
     ]
     assert _mtimes(out_dir / "kainuu") == kainuu
     # force=True reruns a complete, unchanged region.
-    result = run_batch(
-        regions=["kainuu"],
-        scenario=scenario_file,
-        out_dir=out_dir,
-        bundles=bundles,
-        scheduler=scheduler,
-        force=True,
-        settings=settings,
-    )
+    result = batch(["kainuu"], force=True)
     assert result.regions[0].status == "ok"
     assert _mtimes(out_dir / "kainuu") != kainuu
 
 
 @pytest.mark.slow
 def test_all_regions_and_scenario_object(
-    bundles: Path, pristine: Path, scenario_file: Path, out_dir: Path, settings, scheduler: str
+    bundles: Path, pristine: Path, scenario_file: Path, out_dir: Path, settings, batch
 ):
     # Independent of test order (xdist may run it alone): repair the broken bundle first.
-    shutil.copy2(pristine / BROKEN / "population.gpkg", bundles / BROKEN / "population.gpkg")
-    run_batch(
-        regions=list(CODES),
-        scenario=scenario_file,
-        out_dir=out_dir,
-        bundles=bundles,
-        scheduler=scheduler,
-        settings=settings,
-    )
+    _repair(bundles, pristine)
+    batch()
     # The scenario's own region key does not matter to the batch.
     scenario = load_scenario(scenario_file).model_copy(update={"region": "elsewhere"})
     result = run_batch(

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from maptools import BASELINE, PAYLOADS, POOR, SCENARIO, make_layers
+from maptools import BASELINE, PAYLOADS, POOR, SCENARIO, make_layers, scenario_map
 
 from optimizer.i18n import message
-from optimizer.maps import map_solution, save_map
+from optimizer.maps import save_map
 
 pytestmark = pytest.mark.browser
 
@@ -165,11 +165,8 @@ def severe(browser, *, allow: str | None = None) -> list[str]:
 def evil_map():
     layers = make_layers(names=PAYLOADS)
     layers.cells["municipality"] = PAYLOADS[3]
-    m = map_solution(
-        layers.cells,
-        layers.sites,
-        estimate=SCENARIO,
-        baseline=BASELINE,
+    m = scenario_map(
+        layers,
         title=PAYLOADS[0],
         description=PAYLOADS[1],
         synthetic_layers=(PAYLOADS[2],),
@@ -241,11 +238,8 @@ def _cell_centre() -> tuple[float, float]:
 
 def test_inline_map_works_offline_without_tiles(driver, tmp_path):
     layers = make_layers()
-    m = map_solution(
-        layers.cells,
-        layers.sites,
-        estimate=SCENARIO,
-        baseline=BASELINE,
+    m = scenario_map(
+        layers,
         title="North Karelia",
         synthetic_layers=("population", "roads"),
         quality=POOR,
@@ -299,11 +293,8 @@ def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
     from optimizer.report import report_html, write_report
 
     layers = make_layers()
-    m = map_solution(
-        layers.cells,
-        layers.sites,
-        estimate=SCENARIO,
-        baseline=BASELINE,
+    m = scenario_map(
+        layers,
         title="Pohjois-Karjala",
         lang=lang,
         tiles=None,

@@ -69,20 +69,16 @@ def visits() -> VisitWeights:
     return visit_weights(POP, {"all": agency(1.0, 0.4)})
 
 
+def one_full_one_remote(visits: VisitWeights, **options):
+    """The estimate with A as the full point and C as the remote point."""
+    options = {"full": [0], "remote": [2], "travel": TRAVEL, **options}
+    return estimate_network(POP, visits, MINUTES, KM, **options)
+
+
 @pytest.fixture
 def scenario(visits):
-    return estimate_network(
-        POP,
-        visits,
-        MINUTES,
-        KM,
-        full=[0],
-        remote=[2],
-        travel=TRAVEL,
-        full_point_cost=1000.0,
-        remote_point_cost=100.0,
-        site_ids=IDS,
-        site_names=NAMES,
+    return one_full_one_remote(
+        visits, full_point_cost=1000.0, remote_point_cost=100.0, site_ids=IDS, site_names=NAMES
     )
 
 
@@ -195,7 +191,7 @@ def test_site_loads(scenario):
 
 def test_one_way_trips_halve_km_and_time(visits):
     one_way = TravelParameters(**{**TRAVEL.__dict__, "round_trip": False})
-    est = estimate_network(POP, visits, MINUTES, KM, full=[0], remote=[2], travel=one_way)
+    est = one_full_one_remote(visits, travel=one_way)
     assert est.travel.person_km == pytest.approx(4340)
     assert est.travel.person_hours == pytest.approx(5300 / 60)
     assert est.costs.sites_eur == 0
@@ -204,16 +200,7 @@ def test_one_way_trips_halve_km_and_time(visits):
 def test_model_assignment_overrides_nearest(visits):
     # The model sends cell 1's remote-eligible visits to C (40 km) instead of A (25 km):
     # remote person-km become 80x8 + 40x40 + 20x12 = 2480; with in-person 2460, x2 = 9880.
-    est = estimate_network(
-        POP,
-        visits,
-        MINUTES,
-        KM,
-        full=[0],
-        remote=[2],
-        travel=TRAVEL,
-        assign_any=[0, 2, 2],
-    )
+    est = one_full_one_remote(visits, assign_any=[0, 2, 2])
     assert est.travel.person_km == pytest.approx(9880)
     assert est.to_any.mean_minutes == pytest.approx(5750 / 350)  # access stays "nearest"
 

@@ -13,15 +13,14 @@ import pyproj
 import pytest
 import shapely
 from maptools import (
-    BASELINE,
     PAYLOADS,
     POOR,
-    SCENARIO,
     Quality,
     blobs,
     decode_png,
     hex_rgb,
     make_layers,
+    scenario_map,
 )
 
 from optimizer.errors import CRSError, DataError, OutputError
@@ -36,9 +35,7 @@ VENDOR = Path(__file__).resolve().parents[1] / "data" / "vendor"
 
 def draw(**kwargs):
     layers = make_layers()
-    options = {"estimate": SCENARIO, "baseline": BASELINE, "title": "North Karelia"}
-    options.update(kwargs)
-    m = map_solution(layers.cells, layers.sites, **options)
+    m = scenario_map(layers, **{"title": "North Karelia", **kwargs})
     page = map_html(m)
     (data,) = blobs(page)
     return layers, m, page, data
@@ -282,11 +279,8 @@ def test_user_strings_are_never_markup_or_template():
     layers = evil_layers()
     quality = Quality(is_poor=True, far_cells=PAYLOADS, unreachable_cells=PAYLOADS[:2])
     title = " / ".join(PAYLOADS)
-    m = map_solution(
-        layers.cells,
-        layers.sites,
-        estimate=SCENARIO,
-        baseline=BASELINE,
+    m = scenario_map(
+        layers,
         title=title,
         description=PAYLOADS[1],
         synthetic_layers=PAYLOADS[:2],

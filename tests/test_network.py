@@ -6,8 +6,8 @@ from pathlib import Path
 import networkx as nx
 import pyrosm
 import pytest
-import requests
 import shapely
+from nettools import OfflineAdapter, session_with
 
 from optimizer.errors import BundleNotFoundError, NetworkError, SourceUnavailableError
 from optimizer.network import (
@@ -557,22 +557,6 @@ class TestRealKamppiExtract:
 # --------------------------------------------------------------------------- online, offline
 
 
-class OfflineAdapter(requests.adapters.BaseAdapter):
-    """A transport that fails like a machine without network."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def send(self, request, **kwargs):
-        self.urls.append(request.url)
-        host = requests.utils.urlparse(request.url).hostname
-        raise requests.ConnectionError(f"Failed to resolve '{host}' (Name or service not known)")
-
-    def close(self) -> None:
-        pass
-
-
 def test_moved_osm_readers_still_work_from_network_with_a_warning():
     from optimizer import network
     from optimizer.sources import osm
@@ -588,9 +572,7 @@ def test_moved_osm_readers_still_work_from_network_with_a_warning():
 
 def test_network_from_polygon_offline_fails_fast(tmp_path):
     adapter = OfflineAdapter()
-    session = requests.Session()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    session = session_with(adapter)
     with pytest.raises(SourceUnavailableError) as info:
         network_from_polygon(
             shapely.box(640_000, 6_940_000, 645_000, 6_945_000),
@@ -607,8 +589,7 @@ def test_network_from_polygon_offline_fails_fast(tmp_path):
 
 def test_network_from_polygon_with_invalid_crs(tmp_path):
     adapter = OfflineAdapter()
-    session = requests.Session()
-    session.mount("https://", adapter)
+    session = session_with(adapter)
     with pytest.raises(NetworkError, match="not a valid CRS"):
         network_from_polygon(
             shapely.box(0, 0, 1, 1),

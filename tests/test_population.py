@@ -228,6 +228,13 @@ class TestGridFromFeatures:
 # --------------------------------------------------------------------------- validation
 
 
+def rejection(grid, error: type[Exception] = DataError) -> str:
+    """The message of the ``error`` that validating ``grid`` (from grid.gpkg) raises."""
+    with pytest.raises(error) as info:
+        validate_population(grid, source="grid.gpkg")
+    return str(info.value)
+
+
 class TestValidatePopulation:
     def test_valid_grid_is_normalised(self):
         grid = make_grid().reset_index()
@@ -252,9 +259,7 @@ class TestValidatePopulation:
 
     def test_wgs84_grid_says_to_reproject(self):
         grid = make_grid().to_crs(4326)
-        with pytest.raises(CRSError) as info:
-            validate_population(grid, source="grid.gpkg")
-        message = str(info.value)
+        message = rejection(grid, CRSError)
         assert "grid.gpkg" in message
         assert "EPSG:4326" in message
         assert "to_crs(3067)" in message
@@ -272,9 +277,7 @@ class TestValidatePopulation:
         grid = make_grid()
         grid["population"] = grid["population"].astype(object)
         grid.loc["c2", "population"] = value
-        with pytest.raises(DataError) as info:
-            validate_population(grid, source="grid.gpkg")
-        message = str(info.value)
+        message = rejection(grid)
         assert "grid.gpkg" in message
         assert "field 'population'" in message
         assert "1 cell(s)" in message
@@ -284,9 +287,7 @@ class TestValidatePopulation:
     def test_many_bad_cells_are_counted_and_ten_named(self):
         grid = make_grid(25)
         grid["population"] = -1.0
-        with pytest.raises(DataError) as info:
-            validate_population(grid, source="grid.gpkg")
-        message = str(info.value)
+        message = rejection(grid)
         assert "25 cell(s)" in message
         assert "c9" in message
         assert "c10," not in message

@@ -8,88 +8,28 @@ batch and map cases live beside these in ``test_safety_*.py``.
 from __future__ import annotations
 
 import errno
-import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from optimizer.cli import app
-
-DATA = Path(__file__).parent / "data" / "scenarios"
-MINIMAL = (DATA / "minimal.toml").read_text(encoding="utf-8")
-runner = CliRunner()
-
+from safetytools import digest, one_line_error, run_cli, scenario_text, write_scenario
 
 # --------------------------------------------------------------------------------------
-# Fixtures: one tiny bundle and one complete previous output set per module
+# Fixtures: the session's tiny bundle and a copy of its complete previous output set
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    from optimizer.region import Region, RegionMeta, save_region
-    from optimizer.synthetic import generate_region, load_facts
-
-    facts = load_facts(Path(__file__).parent / "data" / "facts_tiny.toml")
-    gen = generate_region(facts)
-    region = Region(
-        name=facts.name,
-        slug=facts.slug,
-        code=facts.code,
-        year=facts.year,
-        crs="EPSG:3067",
-        population=gen.population,
-        roads=gen.roads,
-        sites=gen.sites,
-        boundary=gen.boundary,
-        meta=RegionMeta(synthetic={"population": True, "roads": True, "sites": True}),
-    )
-    return save_region(region, tmp_path_factory.mktemp("bundle") / "tiny")
-
-
-def _scenario_text(bundle: Path) -> str:
-    return MINIMAL.replace('region = "tiny"', f'region = "{bundle.as_posix()}"')
-
-
-@pytest.fixture(scope="module")
-def previous(bundle, tmp_path_factory) -> Path:
-    """An output folder holding one complete earlier run of the same scenario name."""
-    out = tmp_path_factory.mktemp("previous") / "out"
-    path = out.parent / "minimal.toml"
-    path.write_text(_scenario_text(bundle), encoding="utf-8")
-    result = runner.invoke(app, ["run", str(path), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != ".optimizer.lock"
-    }
+@pytest.fixture()
+def bundle(shared_tiny_bundle) -> Path:
+    return shared_tiny_bundle
 
 
 @pytest.fixture
-def out(previous, tmp_path) -> Path:
+def out(previous_outputs, tmp_path) -> Path:
     target = tmp_path / "out"
-    shutil.copytree(previous, target)
+    shutil.copytree(previous_outputs, target)
     return target
-
-
-def _one_line_error(result, *expected: str) -> str:
-    output = result.output
-    assert result.exit_code == 2, output
-    assert "Traceback" not in output
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1, output
-    assert lines[0].startswith("error: "), output
-    for text in expected:
-        assert text in lines[0], (text, lines[0])
-    return lines[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -212,11 +152,11 @@ SCENARIO_CASES: dict[str, tuple[ScenarioEdit, tuple[str, ...]]] = {
 def test_bad_scenario_is_one_line_and_keeps_old_outputs(case, bundle, out, tmp_path):
     edit, expected = SCENARIO_CASES[case]
     path = tmp_path / "minimal.toml"
-    path.write_text(edit(_scenario_text(bundle)), encoding="utf-8")
-    before = _digest(out)
-    result = runner.invoke(app, ["run", str(path), "--out", str(out)])
-    _one_line_error(result, *expected)
-    assert _digest(out) == before
+    path.write_text(edit(scenario_text(bundle)), encoding="utf-8")
+    before = digest(out)
+    result = run_cli(path, out)
+    one_line_error(result, *expected)
+    assert digest(out) == before
 
 
 @pytest.mark.parametrize(
@@ -234,10 +174,10 @@ def test_bad_scenario_is_one_line_and_keeps_old_outputs(case, bundle, out, tmp_p
 )
 def test_unreadable_scenario_file(case, make, out, tmp_path):
     path = make(tmp_path)
-    before = _digest(out)
-    result = runner.invoke(app, ["run", str(path), "--out", str(out)])
-    _one_line_error(result, path.name)
-    assert _digest(out) == before
+    before = digest(out)
+    result = run_cli(path, out)
+    one_line_error(result, path.name)
+    assert digest(out) == before
 
 
 # --------------------------------------------------------------------------------------
@@ -245,29 +185,23 @@ def test_unreadable_scenario_file(case, make, out, tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-def _good(bundle: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "minimal.toml"
-    path.write_text(_scenario_text(bundle), encoding="utf-8")
-    return path
-
-
 def test_out_is_a_file(bundle, tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("keep me")
-    result = runner.invoke(app, ["run", str(_good(bundle, tmp_path)), "--out", str(blocker)])
-    _one_line_error(result, "blocker")
+    result = run_cli(write_scenario(tmp_path, bundle), blocker)
+    one_line_error(result, "blocker")
     assert blocker.read_text() == "keep me"
 
 
 def test_out_locked_by_another_run(bundle, out, tmp_path):
     from optimizer._io import folder_lock
 
-    before = _digest(out)
+    before = digest(out)
     with folder_lock(out):
-        result = runner.invoke(app, ["run", str(_good(bundle, tmp_path)), "--out", str(out)])
-    _one_line_error(result, str(out))
+        result = run_cli(write_scenario(tmp_path, bundle), out)
+    one_line_error(result, str(out))
     assert "lock" in result.output.lower()
-    assert _digest(out) == before
+    assert digest(out) == before
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EROFS])
@@ -278,10 +212,10 @@ def test_write_failure_keeps_the_old_set(code, bundle, out, tmp_path, monkeypatc
         raise OSError(code, "injected fault")
 
     monkeypatch.setattr(pyogrio, "write_dataframe", broken)
-    before = _digest(out)
-    result = runner.invoke(app, ["run", str(_good(bundle, tmp_path)), "--out", str(out)])
-    _one_line_error(result, "injected fault")
-    assert _digest(out) == before
+    before = digest(out)
+    result = run_cli(write_scenario(tmp_path, bundle), out)
+    one_line_error(result, "injected fault")
+    assert digest(out) == before
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".optimizer")) == [
         "tiny-minimal"
     ]  # no staging folder left behind
@@ -297,12 +231,12 @@ def test_kill_while_writing_keeps_the_old_set(bundle, out, tmp_path, monkeypatch
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pyogrio, "write_dataframe", killed)
-    before = _digest(out)
-    runner.invoke(app, ["run", str(_good(bundle, tmp_path)), "--out", str(out)])
-    assert _digest(out) == before
+    before = digest(out)
+    run_cli(write_scenario(tmp_path, bundle), out)
+    assert digest(out) == before
     # the next run clears the leftovers and writes a complete new set
     monkeypatch.setattr(pyogrio, "write_dataframe", real)
-    result = runner.invoke(app, ["run", str(_good(bundle, tmp_path)), "--out", str(out)])
+    result = run_cli(write_scenario(tmp_path, bundle), out)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (out / "tiny-minimal").iterdir())
     assert {"summary.json", "results.gpkg", "map.html"} <= set(names)
@@ -312,13 +246,13 @@ def test_kill_while_writing_keeps_the_old_set(bundle, out, tmp_path, monkeypatch
 
 
 def test_markup_in_user_strings_is_printed_literally(bundle, tmp_path):
-    text = _scenario_text(bundle).replace(
+    text = scenario_text(bundle).replace(
         'name = "minimal"',
         'name = "minimal"\ndescription = "[bold red]x[/] [/y] [link=file:///etc]z[/link]"',
     )
     path = tmp_path / "markup.toml"
     path.write_text(text, encoding="utf-8")
-    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o")])
+    result = run_cli(path, tmp_path / "o")
     assert result.exit_code == 0, result.output
     summary = (tmp_path / "o" / "tiny-minimal" / "summary.json").read_text(encoding="utf-8")
     assert "[bold red]x[/] [/y] [link=file:///etc]z[/link]" in summary

@@ -6,63 +6,20 @@ it through the command line into an output folder that holds a complete earlier 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from typer.testing import CliRunner
+from safetytools import batch_args, digest, one_line_error, run_cli, runner, write_scenario
 
 from optimizer.cli import app
 
-runner = CliRunner()
-MINIMAL = (Path(__file__).parent / "data" / "scenarios" / "minimal.toml").read_text("utf-8")
 
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    from optimizer.region import Region, RegionMeta, save_region
-    from optimizer.synthetic import generate_region, load_facts
-
-    facts = load_facts(Path(__file__).parent / "data" / "facts_tiny.toml")
-    gen = generate_region(facts)
-    region = Region(
-        name=facts.name,
-        slug=facts.slug,
-        code=facts.code,
-        year=facts.year,
-        crs="EPSG:3067",
-        population=gen.population,
-        roads=gen.roads,
-        sites=gen.sites,
-        boundary=gen.boundary,
-        meta=RegionMeta(synthetic={"population": True, "roads": True, "sites": True}),
-    )
-    return save_region(region, tmp_path_factory.mktemp("bundle") / "tiny")
-
-
-def _scenario(folder: Path, bundle: Path) -> Path:
-    path = folder / "minimal.toml"
-    path.write_text(MINIMAL.replace('region = "tiny"', f'region = "{bundle.as_posix()}"'))
-    return path
-
-
-@pytest.fixture(scope="module")
-def previous(bundle, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("previous") / "out"
-    result = runner.invoke(app, ["run", str(_scenario(out.parent, bundle)), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != ".optimizer.lock"
-    }
+@pytest.fixture()
+def bundle(shared_tiny_bundle) -> Path:
+    return shared_tiny_bundle
 
 
 # --------------------------------------------------------------------------------------
@@ -193,23 +150,17 @@ BUNDLE_CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
 
 
 @pytest.mark.parametrize("case", sorted(BUNDLE_CASES))
-def test_bad_bundle_is_one_line_and_keeps_old_outputs(case, bundle, previous, tmp_path):
+def test_bad_bundle_is_one_line_and_keeps_old_outputs(case, bundle, previous_outputs, tmp_path):
     broken = tmp_path / "tiny"
     shutil.copytree(bundle, broken)
     edit, expected = BUNDLE_CASES[case]
     edit(broken)
     out = tmp_path / "out"
-    shutil.copytree(previous, out)
-    before = _digest(out)
-    result = runner.invoke(app, ["run", str(_scenario(tmp_path, broken)), "--out", str(out)])
-    output = result.output
-    assert result.exit_code == 2, output
-    assert "Traceback" not in output
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), output
-    for text in expected:
-        assert text in lines[0], (text, lines[0])
-    assert _digest(out) == before
+    shutil.copytree(previous_outputs, out)
+    before = digest(out)
+    result = run_cli(write_scenario(tmp_path, broken), out)
+    one_line_error(result, *expected)
+    assert digest(out) == before
     assert not (tmp_path / "escape").exists()
 
 
@@ -222,41 +173,18 @@ def test_batch_with_two_bundles_of_one_slug_fails_before_starting(bundle, tmp_pa
     root = tmp_path / "bundles"
     shutil.copytree(bundle, root / "a")
     shutil.copytree(bundle, root / "b")
-    scenario = _scenario(tmp_path, bundle)
+    scenario = write_scenario(tmp_path, bundle)
     out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        [
-            "batch",
-            "--regions",
-            f"{root / 'a'},{root / 'b'}",
-            "--scenario",
-            str(scenario),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-        ],
-    )
+    result = runner.invoke(app, batch_args(f"{root / 'a'},{root / 'b'}", scenario, out))
     assert result.exit_code == 2, result.output
     assert "slug 'tiny'" in result.output
     assert not any(p.name != ".optimizer.lock" for p in out.glob("*"))  # nothing started
 
 
 def test_batch_reruns_a_region_whose_outputs_were_tampered_with(bundle, tmp_path):
-    scenario = _scenario(tmp_path, bundle)
+    scenario = write_scenario(tmp_path, bundle)
     out = tmp_path / "out"
-    args = [
-        "batch",
-        "--regions",
-        str(bundle),
-        "--scenario",
-        str(scenario),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-    ]
+    args = batch_args(str(bundle), scenario, out)
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     summary = next(out.glob("tiny*/summary.json"))
@@ -269,18 +197,8 @@ def test_batch_reruns_a_region_whose_outputs_were_tampered_with(bundle, tmp_path
 
 
 def test_batch_with_an_unknown_region_is_one_line(bundle, tmp_path):
-    result = runner.invoke(
-        app,
-        [
-            "batch",
-            "--regions",
-            "atlantis",
-            "--scenario",
-            str(_scenario(tmp_path, bundle)),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-    )
+    scenario = write_scenario(tmp_path, bundle)
+    result = runner.invoke(app, batch_args("atlantis", scenario, tmp_path / "out", workers=None))
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "atlantis" in lines[0]
@@ -293,20 +211,8 @@ def test_batch_with_one_broken_region_writes_the_others_and_exits_1(bundle, tmp_
     shutil.copytree(bundle, bad)
     _toml('slug = "tiny"', 'slug = "broken"')(bad)
     _garbage("population.gpkg")(bad)
-    result = runner.invoke(
-        app,
-        [
-            "batch",
-            "--regions",
-            f"{good},{bad}",
-            "--scenario",
-            str(_scenario(tmp_path, bundle)),
-            "--out",
-            str(tmp_path / "out"),
-            "--workers",
-            "1",
-        ],
-    )
+    scenario = write_scenario(tmp_path, bundle)
+    result = runner.invoke(app, batch_args(f"{good},{bad}", scenario, tmp_path / "out"))
     assert result.exit_code == 1, result.output
     assert (tmp_path / "out" / "tiny" / "summary.json").is_file()
     assert not (tmp_path / "out" / "broken").exists()

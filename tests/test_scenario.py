@@ -111,123 +111,108 @@ def test_unknown_key_names_key_line_and_suggestion():
     assert isinstance(info.value, ValueError)
 
 
-def test_unknown_top_level_key():
-    text = edit(MINIMAL, 'region = "tiny"', 'region = "tiny"\nregoin = "tiny"')
+#: Each edit of the minimal scenario: (old, new), the text on the line the first
+#: words must be reported at (``None``: no line is checked) and the words.
+EDIT_ERRORS: dict[str, tuple[tuple[str, str], str | None, tuple[str, ...]]] = {
+    "unknown-top-level-key": (
+        ('region = "tiny"', 'region = "tiny"\nregoin = "tiny"'),
+        "regoin",
+        ("regoin: unknown key", "did you mean 'region'"),
+    ),
+    "unknown-key-in-inline-table": (
+        ("{ car = 0.8, bus = 0.2 }", "{ car = 0.8, bus = 0.2, train = 0 }"),
+        "train",
+        ("travel.mode_split.train: unknown key",),
+    ),
+    "negative-visit-rate": (
+        ("visits_per_resident = 0.1", "visits_per_resident = -0.1"),
+        "= -0.1",
+        ("agencies.police.visits_per_resident: must be >= 0", "got -0.1"),
+    ),
+    "negative-age-group-rate": (
+        (
+            "[agencies.police]",
+            "[agencies.kela.age_rates]\nage_0_14 = 0.1\nage_15_64 = -0.5\nage_65_plus = 1\n\n"
+            "[agencies.police]",
+        ),
+        "age_15_64",
+        ("agencies.kela.age_rates.age_15_64: must be >= 0",),
+    ),
+    "remote-share-above-one": (
+        ("remote_share = 0.5", "remote_share = 1.5"),
+        "remote_share = 1.5",
+        ("agencies.kela.remote_share: must be <= 1", "between 0 and 1"),
+    ),
+    "mode-shares-not-summing-to-one": (
+        ("bus = 0.2", "bus = 0.3"),
+        "mode_split",
+        ("travel.mode_split:", "sum to 1", "1.1"),
+    ),
+    "more-required-sites-than-allowed": (
+        ('required_sites = ["Alpha"]', 'required_sites = ["Alpha", "Beta", "Gamma"]'),
+        "required_sites",
+        ("network.required_sites:", "3 required sites but at most 2 full points"),
+    ),
+    "more-required-remote-sites-than-allowed": (
+        (
+            'required_sites = ["Alpha"]',
+            'required_sites = ["Alpha"]\nrequired_remote_sites = ["Beta", "Gamma"]',
+        ),
+        None,
+        ("network.required_remote_sites", "at most 1 remote points"),
+    ),
+    "site-both-required-and-forbidden": (
+        ('required_sites = ["Alpha"]', 'required_sites = ["Alpha"]\nforbidden_sites = ["alpha"]'),
+        "forbidden_sites",
+        ("network.forbidden_sites[0]",),
+    ),
+    "budget-below-the-smallest-network": (
+        ("remote_points = 1", "remote_points = 1\nbudget_eur = 500"),
+        "budget_eur",
+        ("network.budget_eur:", "more than the budget"),
+    ),
+    "counts-or-budget-required": (
+        ("full_points = [1, 2]\n", ""),
+        None,
+        ("network.full_points", "budget_eur"),
+    ),
+    "count-range-must-be-ordered": (
+        ("full_points = [1, 2]", "full_points = [3, 1]"),
+        None,
+        ("minimum 3 is larger than the maximum 1",),
+    ),
+    "agency-needs-source-or-assumption": (
+        ('source = "test figure"\n', ""),
+        None,
+        ("agencies.kela.source", "assumption = true"),
+    ),
+    "baseline-site-tier-in-array-of-inline-tables": (
+        ('{ site = "Beta", tier = "remote" }', '{ site = "Beta", tier = "middle" }'),
+        "middle",
+        ("baseline.sites[1].tier:",),
+    ),
+    "baseline-needs-rule-or-sites": (
+        ("[baseline]\n", '[baseline]\nrule = "existing_offices"\n'),
+        None,
+        ("either a rule",),
+    ),
+    "non-finite-numbers-are-rejected": (
+        ("co2_price_eur_per_tonne = 100", "co2_price_eur_per_tonne = inf"),
+        None,
+        ("travel.co2_price_eur_per_tonne: must be a finite number",),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDIT_ERRORS))
+def test_bad_edit_names_key_path_and_line(case):
+    (old, new), on_line, words = EDIT_ERRORS[case]
+    text = edit(MINIMAL, old, new)
     message = error_of(text)
-    assert f"line {line_of(text, 'regoin')}: regoin: unknown key" in message
-    assert "did you mean 'region'" in message
-
-
-def test_unknown_key_in_inline_table():
-    text = edit(MINIMAL, "{ car = 0.8, bus = 0.2 }", "{ car = 0.8, bus = 0.2, train = 0 }")
-    message = error_of(text)
-    assert f"line {line_of(text, 'train')}: travel.mode_split.train: unknown key" in message
-
-
-def test_negative_visit_rate():
-    text = edit(MINIMAL, "visits_per_resident = 0.1", "visits_per_resident = -0.1")
-    message = error_of(text)
-    line = line_of(text, "= -0.1")
-    assert f"case.toml, line {line}: agencies.police.visits_per_resident: must be >= 0" in message
-    assert "got -0.1" in message
-
-
-def test_negative_age_group_rate():
-    text = edit(
-        MINIMAL,
-        "[agencies.police]",
-        "[agencies.kela.age_rates]\nage_0_14 = 0.1\nage_15_64 = -0.5\nage_65_plus = 1\n\n"
-        "[agencies.police]",
-    )
-    message = error_of(text)
-    line = line_of(text, "age_15_64")
-    assert f"line {line}: agencies.kela.age_rates.age_15_64: must be >= 0" in message
-
-
-def test_remote_share_above_one():
-    text = edit(MINIMAL, "remote_share = 0.5", "remote_share = 1.5")
-    message = error_of(text)
-    line = line_of(text, "remote_share = 1.5")
-    assert f"line {line}: agencies.kela.remote_share: must be <= 1" in message
-    assert "between 0 and 1" in message
-
-
-def test_mode_shares_not_summing_to_one():
-    text = edit(MINIMAL, "bus = 0.2", "bus = 0.3")
-    message = error_of(text)
-    assert f"line {line_of(text, 'mode_split')}: travel.mode_split:" in message
-    assert "sum to 1" in message and "1.1" in message
-
-
-def test_more_required_sites_than_allowed():
-    text = edit(
-        MINIMAL, 'required_sites = ["Alpha"]', 'required_sites = ["Alpha", "Beta", "Gamma"]'
-    )
-    message = error_of(text)
-    assert f"line {line_of(text, 'required_sites')}: network.required_sites:" in message
-    assert "3 required sites but at most 2 full points" in message
-
-
-def test_more_required_remote_sites_than_allowed():
-    text = edit(
-        MINIMAL,
-        'required_sites = ["Alpha"]',
-        'required_sites = ["Alpha"]\nrequired_remote_sites = ["Beta", "Gamma"]',
-    )
-    message = error_of(text)
-    assert "network.required_remote_sites" in message
-    assert "at most 1 remote points" in message
-
-
-def test_site_both_required_and_forbidden():
-    text = edit(
-        MINIMAL,
-        'required_sites = ["Alpha"]',
-        'required_sites = ["Alpha"]\nforbidden_sites = ["alpha"]',
-    )
-    message = error_of(text)
-    assert f"line {line_of(text, 'forbidden_sites')}: network.forbidden_sites[0]" in message
-
-
-def test_budget_below_the_smallest_network():
-    text = edit(MINIMAL, "remote_points = 1", "remote_points = 1\nbudget_eur = 500")
-    message = error_of(text)
-    assert f"line {line_of(text, 'budget_eur')}: network.budget_eur:" in message
-    assert "more than the budget" in message
-
-
-def test_counts_or_budget_required():
-    text = edit(MINIMAL, "full_points = [1, 2]\n", "")
-    message = error_of(text)
-    assert "network.full_points" in message and "budget_eur" in message
-
-
-def test_count_range_must_be_ordered():
-    text = edit(MINIMAL, "full_points = [1, 2]", "full_points = [3, 1]")
-    assert "minimum 3 is larger than the maximum 1" in error_of(text)
-
-
-def test_agency_needs_source_or_assumption():
-    text = edit(MINIMAL, 'source = "test figure"\n', "")
-    message = error_of(text)
-    assert "agencies.kela.source" in message
-    assert "assumption = true" in message
-
-
-def test_baseline_site_tier_in_array_of_inline_tables():
-    text = edit(MINIMAL, '{ site = "Beta", tier = "remote" }', '{ site = "Beta", tier = "middle" }')
-    message = error_of(text)
-    assert f"line {line_of(text, 'middle')}: baseline.sites[1].tier:" in message
-
-
-def test_baseline_needs_rule_or_sites():
-    text = edit(MINIMAL, "[baseline]\n", '[baseline]\nrule = "existing_offices"\n')
-    assert "either a rule" in error_of(text)
-
-
-def test_non_finite_numbers_are_rejected():
-    text = edit(MINIMAL, "co2_price_eur_per_tonne = 100", "co2_price_eur_per_tonne = inf")
-    assert "travel.co2_price_eur_per_tonne: must be a finite number" in error_of(text)
+    if on_line is not None:
+        assert f"case.toml, line {line_of(text, on_line)}: {words[0]}" in message
+    for word in words:
+        assert word in message
 
 
 def test_several_problems_are_all_reported_in_line_order():

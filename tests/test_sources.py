@@ -14,6 +14,7 @@ import pytest
 import requests
 import shapely
 import urllib3
+from nettools import OfflineAdapter, session_with
 from rich.progress import Progress
 
 from optimizer.errors import (
@@ -100,32 +101,6 @@ class RecordedWFS(requests.adapters.HTTPAdapter):
         return [q.get("typeNames", base) for base, q, _ in self.calls]
 
 
-class OfflineAdapter(requests.adapters.BaseAdapter):
-    """A transport that fails like a machine without network."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def send(self, request, **kwargs):
-        self.urls.append(request.url)
-        host = urlsplit(request.url).hostname
-        raise requests.ConnectionError(
-            f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded "
-            f"(Caused by NameResolutionError: Failed to resolve '{host}')"
-        )
-
-    def close(self) -> None:
-        pass
-
-
-def session_with(adapter: requests.adapters.BaseAdapter) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 @pytest.fixture
 def settings(tmp_path):
     return get_settings(cache_dir=tmp_path / "cache", http_timeout=42.0)
@@ -137,20 +112,39 @@ JOENSUU_PAGES = {
 }
 
 
+#: A WFS answer with no features, as GeoServer sends it.
+EMPTY_PAGE = {
+    "type": "FeatureCollection",
+    "features": [],
+    "totalFeatures": 0,
+    "numberMatched": 0,
+    "numberReturned": 0,
+    "crs": None,
+}
+
+
+def joensuu_features(adapter: requests.adapters.BaseAdapter, settings, **options) -> dict:
+    """``wfs_get_features`` on the 1 km grid layer, served by ``adapter``."""
+    session = session_with(adapter)
+    layer = "vaestoruutu:vaki2021_1km"
+    return wfs_get_features(
+        POPULATION_WFS_URL, layer, session=session, settings=settings, **options
+    )
+
+
+def joensuu_grid(adapter: requests.adapters.BaseAdapter, settings, **options) -> gpd.GeoDataFrame:
+    """``population_grid_from_wfs`` for 2021 in pages of three, served by ``adapter``."""
+    options = {"year": 2021, "page_size": 3, **options}
+    return population_grid_from_wfs(session=session_with(adapter), settings=settings, **options)
+
+
 # --------------------------------------------------------------------------- WFS paging
 
 
 class TestPaging:
     def test_two_pages_follow_the_next_link(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            page_size=3,
-            sort_by="grd_id",
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings, page_size=3, sort_by="grd_id")
         assert len(collection["features"]) == 5
         assert collection["numberMatched"] == 5
         assert collection["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::3067"
@@ -169,13 +163,7 @@ class TestPaging:
     def test_pages_until_number_matched_when_server_caps_count(self, settings):
         # we ask for 4 per page, the server gives 3 (its own maximum) but says 5 match
         adapter = RecordedWFS(JOENSUU_PAGES)
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            page_size=4,
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings, page_size=4)
         assert len(collection["features"]) == 5
         assert len(adapter.calls) == 2
 
@@ -188,13 +176,7 @@ class TestPaging:
             del page["links"]
             pages[("vaestoruutu:vaki2021_1km", start)] = answer(page)
         adapter = RecordedWFS(pages)
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            page_size=3,
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings, page_size=3)
         assert len(collection["features"]) == 5
         assert [q["startIndex"] for _, q, _ in adapter.calls] == ["0", "3"]
 
@@ -202,31 +184,12 @@ class TestPaging:
         page = json.loads((WFS / "vaki2021_1km_page1.json").read_text())
         adapter = RecordedWFS({("vaestoruutu:vaki2021_1km", str(i)): answer(page) for i in (0, 3)})
         with pytest.raises(SourceUnavailableError, match="same features again at startIndex=3"):
-            wfs_get_features(
-                POPULATION_WFS_URL,
-                "vaestoruutu:vaki2021_1km",
-                page_size=3,
-                session=session_with(adapter),
-                settings=settings,
-            )
+            joensuu_features(adapter, settings, page_size=3)
 
     def test_empty_answer(self, settings):
-        empty = {
-            "type": "FeatureCollection",
-            "features": [],
-            "totalFeatures": 0,
-            "numberMatched": 0,
-            "numberReturned": 0,
-            "timeStamp": "2024-03-14T10:00:00.000Z",
-            "crs": None,
-        }
+        empty = EMPTY_PAGE | {"timeStamp": "2024-03-14T10:00:00.000Z"}
         adapter = RecordedWFS({("vaestoruutu:vaki2021_1km", "0"): answer(empty)})
-        collection = wfs_get_features(
-            POPULATION_WFS_URL,
-            "vaestoruutu:vaki2021_1km",
-            session=session_with(adapter),
-            settings=settings,
-        )
+        collection = joensuu_features(adapter, settings)
         assert collection["features"] == []
         with pytest.raises(DataError, match="no cells"):
             population_grid_from_wfs(year=2021, session=session_with(adapter), settings=settings)
@@ -243,48 +206,26 @@ class TestPaging:
 class TestCache:
     def test_pages_are_cached_atomically_and_reused_offline(self, settings):
         online = RecordedWFS(JOENSUU_PAGES)
-        first = population_grid_from_wfs(
-            year=2021, page_size=3, session=session_with(online), settings=settings
-        )
+        first = joensuu_grid(online, settings)
         files = sorted((settings.cache_dir / "downloads").iterdir())
         assert len(files) == 2
         assert all(f.suffix == ".json" and len(f.stem) == 64 for f in files)
         offline = OfflineAdapter()
-        again = population_grid_from_wfs(
-            year=2021, page_size=3, session=session_with(offline), settings=settings
-        )
+        again = joensuu_grid(offline, settings)
         assert offline.urls == []
         assert again.equals(first)
 
     def test_other_parameters_are_not_served_from_cache(self, settings):
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            session=session_with(RecordedWFS(JOENSUU_PAGES)),
-            settings=settings,
-        )
+        joensuu_grid(RecordedWFS(JOENSUU_PAGES), settings)
         with pytest.raises(SourceUnavailableError):
-            population_grid_from_wfs(
-                year=2021,
-                page_size=3,
-                bbox=(641000, 6942000, 642000, 6943000),
-                session=session_with(OfflineAdapter()),
-                settings=settings,
-            )
+            joensuu_grid(OfflineAdapter(), settings, bbox=(641000, 6942000, 642000, 6943000))
 
     def test_unreadable_cache_file_is_replaced(self, settings):
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            session=session_with(RecordedWFS(JOENSUU_PAGES)),
-            settings=settings,
-        )
+        joensuu_grid(RecordedWFS(JOENSUU_PAGES), settings)
         for path in (settings.cache_dir / "downloads").iterdir():
             path.write_text("{truncated")
         adapter = RecordedWFS(JOENSUU_PAGES)
-        grid = population_grid_from_wfs(
-            year=2021, page_size=3, session=session_with(adapter), settings=settings
-        )
+        grid = joensuu_grid(adapter, settings)
         assert len(grid) == 5 and len(adapter.calls) == 2
 
 
@@ -293,12 +234,7 @@ class TestCache:
 
 class TestPopulationGrid:
     def test_grid_in_bundle_schema(self, settings):
-        grid = population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            session=session_with(RecordedWFS(JOENSUU_PAGES)),
-            settings=settings,
-        )
+        grid = joensuu_grid(RecordedWFS(JOENSUU_PAGES), settings)
         assert len(grid) == 5
         assert grid.index.name == "cell_id"
         assert grid.crs.to_epsg() == 3067
@@ -309,51 +245,27 @@ class TestPopulationGrid:
 
     def test_bbox_filter_is_sent(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            bbox=(640000, 6941000, 644000, 6945000),
-            session=session_with(adapter),
-            settings=settings,
-        )
+        joensuu_grid(adapter, settings, bbox=(640000, 6941000, 644000, 6945000))
         query = adapter.calls[0][1]
         assert query["bbox"] == "640000.0,6941000.0,644000.0,6945000.0,EPSG:3067"
         assert "CQL_FILTER" not in query
 
     def test_municipality_filter_is_sent(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            municipalities=[167, "91"],
-            session=session_with(adapter),
-            settings=settings,
-        )
+        joensuu_grid(adapter, settings, municipalities=[167, "91"])
         query = adapter.calls[0][1]
         assert query["CQL_FILTER"] == "kunta IN ('091','167','91')"
         assert "bbox" not in query
 
     def test_bbox_and_municipalities_clip_after_download(self, settings):
         adapter = RecordedWFS(JOENSUU_PAGES)
-        grid = population_grid_from_wfs(
-            year=2021,
-            page_size=3,
-            municipalities=["167"],
-            bbox=(641100, 6942100, 641900, 6943900),
-            session=session_with(adapter),
-            settings=settings,
+        grid = joensuu_grid(
+            adapter, settings, municipalities=["167"], bbox=(641100, 6942100, 641900, 6943900)
         )
         assert sorted(grid.index) == ["1kmN6942E641", "1kmN6943E641"]
         assert "bbox" not in adapter.calls[0][1]
         with pytest.raises(DataError, match="no cell"):
-            population_grid_from_wfs(
-                year=2021,
-                page_size=3,
-                municipalities=["167"],
-                bbox=(0, 0, 10, 10),
-                session=session_with(adapter),
-                settings=settings,
-            )
+            joensuu_grid(adapter, settings, municipalities=["167"], bbox=(0, 0, 10, 10))
 
     def test_point_and_5km_layers(self, settings):
         adapter = RecordedWFS(
@@ -483,14 +395,7 @@ class TestBoundaries:
         assert regions.crs.to_epsg() == 3067
 
     def test_no_matching_municipality(self, settings):
-        empty = {
-            "type": "FeatureCollection",
-            "features": [],
-            "totalFeatures": 0,
-            "numberMatched": 0,
-            "numberReturned": 0,
-            "crs": None,
-        }
+        empty = EMPTY_PAGE
         adapter = RecordedWFS({("tilastointialueet:kunta4500k_2022", "0"): answer(empty)})
         with pytest.raises(DataError, match="no areas matched"):
             municipalities_from_wfs(
@@ -695,28 +600,30 @@ class TestAgainstRealData:
             assert polygons[code].contains(point)
 
 
-def test_municipalities_of_region_key_errors(tmp_path):
-    with pytest.raises(BundleNotFoundError, match="does not exist"):
-        municipalities_of_region("12", key_csv=tmp_path / "key.csv")
-    bad = tmp_path / "bad.csv"
-    bad.write_text("kunta,region\n167,12\n")
-    with pytest.raises(DataError, match="lacks column"):
-        municipalities_of_region("12", key_csv=bad)
-    other = tmp_path / "other.csv"
-    other.write_text("kunta,maakunta_code\n91,1\n")
-    with pytest.raises(DataError, match="no municipality for region 12"):
-        municipalities_of_region("12", key_csv=other)
-    assert municipalities_of_region("01", key_csv=other) == ("091",)
+@pytest.mark.parametrize(
+    ("csv", "region", "error", "match"),
+    [
+        (None, "12", BundleNotFoundError, "does not exist"),
+        ("kunta,region\n167,12\n", "12", DataError, "lacks column"),
+        ("kunta,maakunta_code\n91,1\n", "12", DataError, "no municipality for region 12"),
+        ("kunta,maakunta_code\n91,Uusimaa\n", "01", DataError, "field 'maakunta_code'"),
+        ("kunta,maakunta_code\nHelsinki,1\n", "01", DataError, "field 'kunta'"),
+    ],
+)
+def test_municipalities_of_region_key_errors(tmp_path, csv, region, error, match):
+    key = tmp_path / "key.csv"
+    if csv is not None:
+        key.write_text(csv)
+    with pytest.raises(error, match=match):
+        municipalities_of_region(region, key_csv=key)
+
+
+def test_municipalities_of_region_reads_a_key_file(tmp_path):
+    key = tmp_path / "key.csv"
+    key.write_text("kunta,maakunta_code\n91,1\n")
+    assert municipalities_of_region("01", key_csv=key) == ("091",)
     with pytest.raises(UnknownRegionError):
         municipalities_of_region("Atlantis")
-    bad_region = tmp_path / "bad_region.csv"
-    bad_region.write_text("kunta,maakunta_code\n91,Uusimaa\n")
-    with pytest.raises(DataError, match="field 'maakunta_code'"):
-        municipalities_of_region("01", key_csv=bad_region)
-    bad_kunta = tmp_path / "bad_kunta.csv"
-    bad_kunta.write_text("kunta,maakunta_code\nHelsinki,1\n")
-    with pytest.raises(DataError, match="field 'kunta'"):
-        municipalities_of_region("01", key_csv=bad_kunta)
 
 
 def test_sites_need_codes_names_and_crs():
@@ -751,6 +658,14 @@ def kymenlaakso_routes() -> dict:
     }
 
 
+def fetch_kymenlaakso(out_dir: Path, settings, *, adapter=None, region="08", **options) -> Path:
+    """``fetch_region`` of Kymenlaakso from the recorded WFS answers and pyrosm's roads."""
+    session = session_with(adapter if adapter is not None else RecordedWFS(kymenlaakso_routes()))
+    return fetch_region(
+        region, out_dir=out_dir, session=session, settings=settings, roads_file=TEST_PBF, **options
+    )
+
+
 class TestFetchRegion:
     @pytest.fixture
     def settings(self, tmp_path):
@@ -765,13 +680,7 @@ class TestFetchRegion:
         assert strict.max_uncovered_share == 0.05
         out = tmp_path / "kymenlaakso"
         with pytest.raises(NetworkError) as info:
-            fetch_region(
-                "08",
-                out_dir=out,
-                session=session_with(RecordedWFS(kymenlaakso_routes())),
-                settings=strict,
-                roads_file=TEST_PBF,
-            )
+            fetch_kymenlaakso(out, strict)
         message = str(info.value)
         assert "35.8% of the residents uncovered" in message
         # the cells outside Kotka: Kouvola 286 (1,507) and Hamina 075 (1,120) first
@@ -781,13 +690,7 @@ class TestFetchRegion:
     def test_builds_a_bundle_offline_from_recorded_sources(self, tmp_path, settings):
         adapter = RecordedWFS(kymenlaakso_routes())
         out = tmp_path / "regions" / "kymenlaakso"
-        path = fetch_region(
-            "Kymenlaakso",
-            out_dir=out,
-            session=session_with(adapter),
-            settings=settings,
-            roads_file=TEST_PBF,
-        )
+        path = fetch_kymenlaakso(out, settings, adapter=adapter, region="Kymenlaakso")
         assert path == out
         assert sorted(p.name for p in path.iterdir()) == [
             "boundary.gpkg",
@@ -835,13 +738,7 @@ class TestFetchRegion:
     def test_bundle_loads_with_the_region_loader(self, tmp_path, settings):
         from optimizer.region import load_region
 
-        path = fetch_region(
-            "08",
-            out_dir=tmp_path / "kymenlaakso",
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            settings=settings,
-            roads_file=TEST_PBF,
-        )
+        path = fetch_kymenlaakso(tmp_path / "kymenlaakso", settings)
         region = load_region(path, settings=settings)
         assert region.code == "08"
         assert region.population["population"].sum() == pytest.approx(
@@ -857,24 +754,10 @@ class TestFetchRegion:
         (out / "old.txt").write_text("old")
         adapter = RecordedWFS(kymenlaakso_routes())
         with pytest.raises(OutputError, match="already exists"):
-            fetch_region(
-                "08",
-                out_dir=out,
-                session=session_with(adapter),
-                settings=settings,
-                roads_file=TEST_PBF,
-            )
+            fetch_kymenlaakso(out, settings, adapter=adapter)
         assert adapter.calls == []
         with Progress(transient=True, disable=True) as bar:
-            path = fetch_region(
-                "08",
-                out_dir=out,
-                session=session_with(adapter),
-                settings=settings,
-                roads_file=TEST_PBF,
-                overwrite=True,
-                progress=bar,
-            )
+            path = fetch_kymenlaakso(out, settings, adapter=adapter, overwrite=True, progress=bar)
             assert bar.tasks[0].completed == bar.tasks[0].total == 6
         assert not (path / "old.txt").exists()
         assert (path / "region.toml").exists()
@@ -884,23 +767,10 @@ class TestFetchRegion:
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("a file where the bundle's parent folder should be")
         with pytest.raises(OutputError, match="cannot create the folder"):
-            fetch_region(
-                "08",
-                out_dir=blocker / "kymenlaakso",
-                settings=settings,
-                session=session_with(RecordedWFS(kymenlaakso_routes())),
-                roads_file=TEST_PBF,
-            )
+            fetch_kymenlaakso(blocker / "kymenlaakso", settings)
 
     def test_progress_bar_flag(self, tmp_path, settings):
-        path = fetch_region(
-            "08",
-            out_dir=tmp_path / "b",
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            settings=settings,
-            roads_file=TEST_PBF,
-            progress=True,
-        )
+        path = fetch_kymenlaakso(tmp_path / "b", settings, progress=True)
         assert (path / "region.toml").exists()
 
     def test_own_sites_are_added_to_the_central_localities(self, tmp_path, settings):
@@ -918,14 +788,7 @@ class TestFetchRegion:
             crs=3067,
         ).to_crs(4326)
         own.to_file(tmp_path / "own.gpkg")
-        path = fetch_region(
-            "08",
-            out_dir=tmp_path / "k",
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            settings=settings,
-            roads_file=TEST_PBF,
-            sites_file=tmp_path / "own.gpkg",
-        )
+        path = fetch_kymenlaakso(tmp_path / "k", settings, sites_file=tmp_path / "own.gpkg")
         sites = gpd.read_file(path / "sites.gpkg").set_index("site_id")
         assert len(sites) == 7 and sites.loc["own-1", "name"] == "Kotka library"
         assert bool(sites.loc["own-1", "required"]) is True
@@ -976,11 +839,5 @@ class TestFetchRegion:
     def test_region_info_is_accepted(self, tmp_path, settings):
         region = find_region("08")
         assert isinstance(region, RegionInfo)
-        path = fetch_region(
-            region,
-            out_dir=tmp_path / "k",
-            settings=settings,
-            session=session_with(RecordedWFS(kymenlaakso_routes())),
-            roads_file=TEST_PBF,
-        )
+        path = fetch_kymenlaakso(tmp_path / "k", settings, region=region)
         assert path.name == "k"

@@ -67,7 +67,22 @@ class AnnualCosts(Record):
 
 
 @dataclass(frozen=True)
-class NetworkEstimate(Record):
+class _Headline(Record):
+    """The headline figures of a network, shared by an estimate and a difference."""
+
+    n_full: int
+    n_remote: int
+    residents: float
+    visits_per_year: float
+    unserved_visits: float
+    to_full: AccessStats
+    to_any: AccessStats
+    travel: TravelVolume
+    costs: AnnualCosts
+
+
+@dataclass(frozen=True)
+class NetworkEstimate(_Headline):
     """Everything :func:`estimate_network` reports about one network.
 
     Attributes
@@ -88,15 +103,6 @@ class NetworkEstimate(Record):
         Load of each open site, full points first.
     """
 
-    n_full: int
-    n_remote: int
-    residents: float
-    visits_per_year: float
-    unserved_visits: float
-    to_full: AccessStats
-    to_any: AccessStats
-    travel: TravelVolume
-    costs: AnnualCosts
     sites: tuple[SiteLoad, ...]
 
 
@@ -242,18 +248,8 @@ def estimate_network(
 
 
 @dataclass(frozen=True)
-class EstimateDifference(Record):
+class EstimateDifference(_Headline):
     """Scenario minus baseline, field by field (same meaning, in differences)."""
-
-    n_full: int
-    n_remote: int
-    residents: float
-    visits_per_year: float
-    unserved_visits: float
-    to_full: AccessStats
-    to_any: AccessStats
-    travel: TravelVolume
-    costs: AnnualCosts
 
 
 def _minus(a: Any, b: Any) -> Any:
@@ -283,13 +279,8 @@ def compare_estimates(scenario: NetworkEstimate, baseline: NetworkEstimate) -> E
         the scenario, a negative ``costs.total_eur`` a cheaper network.
     """
     return EstimateDifference(
-        n_full=scenario.n_full - baseline.n_full,
-        n_remote=scenario.n_remote - baseline.n_remote,
-        residents=scenario.residents - baseline.residents,
-        visits_per_year=scenario.visits_per_year - baseline.visits_per_year,
-        unserved_visits=scenario.unserved_visits - baseline.unserved_visits,
-        to_full=_minus(scenario.to_full, baseline.to_full),
-        to_any=_minus(scenario.to_any, baseline.to_any),
-        travel=_minus(scenario.travel, baseline.travel),
-        costs=_minus(scenario.costs, baseline.costs),
+        **{
+            f.name: _minus(getattr(scenario, f.name), getattr(baseline, f.name))
+            for f in fields(EstimateDifference)
+        }
     )

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from shapely.geometry.base import BaseGeometry
 
+from optimizer._fields import as_float
 from optimizer.errors import NetworkError
 
 if TYPE_CHECKING:
@@ -216,7 +217,7 @@ def add_travel_times(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """
     from_limit = from_class = 0
     for u, v, key, data in graph.edges(keys=True, data=True):
-        length = _as_float(data.get("length"))
+        length = as_float(data.get("length"))
         if length is None or not math.isfinite(length) or length < 0:
             length = _edge_length(graph, u, v, data)
             if length is None:
@@ -240,15 +241,3 @@ def add_travel_times(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
         from_class,
     )
     return graph
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _as_float(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None

@@ -129,14 +129,8 @@ def validate_roads(
 
     Parameters
     ----------
-    roads
-        A :class:`RoadNetwork` or a directed networkx graph (osmnx conventions).
-    source
-        The file or service it came from, named in every error.
-    crs
-        The projected CRS the graph must be in; ``None`` accepts any projected CRS.
-    min_core_share
-        Least share of nodes in the largest strongly connected component, 0-1.
+    roads, source, crs, min_core_share
+        As :func:`validated_network`.
 
     Returns
     -------

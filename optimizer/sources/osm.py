@@ -42,6 +42,7 @@ from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import transform as shapely_transform
 
+from optimizer._fields import as_float
 from optimizer._io import atomic_path
 from optimizer.errors import NetworkError, SourceUnavailableError
 from optimizer.network import ROADS_CRS, add_travel_times, check_road_file
@@ -73,15 +74,6 @@ _GRAPHML_FLOAT_EDGE = ("length", "travel_time", "speed_kph", "grade", "grade_abs
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _as_float(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
 
 
 def _tidy_lists(data: dict[str, Any]) -> None:
@@ -396,11 +388,11 @@ def _load_graphml_generic(path: Path) -> nx.MultiDiGraph:
     for _, data in graph.nodes(data=True):
         for attr in ("x", "y"):
             if attr in data:
-                data[attr] = _as_float(data[attr])
+                data[attr] = as_float(data[attr])
     for _, _, data in graph.edges(data=True):
         for attr in _GRAPHML_FLOAT_EDGE:
             if attr in data:
-                data[attr] = _as_float(data[attr])
+                data[attr] = as_float(data[attr])
         for attr in ("oneway", "reversed"):
             if isinstance(data.get(attr), str):
                 data[attr] = _bool_attr(data[attr])

@@ -33,26 +33,25 @@ DIRECTIONS: tuple[str, ...] = ("to_destinations", "from_destinations", "round_tr
 POLYGON_POINTS: tuple[str, ...] = ("centroid", "representative_point")
 
 
+def _finite_positive(value: object, message: str) -> float:
+    """``value`` as a finite float > 0, else a :class:`DataError` saying ``message``."""
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataError(message) from None
+    if not (math.isfinite(out) and out > 0):
+        raise DataError(message)
+    return out
+
+
 def check_cutoff(cutoff: float) -> float:
     """Return ``cutoff`` as minutes > 0 or raise a :class:`DataError`."""
-    try:
-        value = float(cutoff)
-    except (TypeError, ValueError):
-        raise DataError(f"cutoff={cutoff!r} is not allowed; use minutes > 0 or None") from None
-    if not (math.isfinite(value) and value > 0):
-        raise DataError(f"cutoff={cutoff!r} is not allowed; use minutes > 0 or None")
-    return value
+    return _finite_positive(cutoff, f"cutoff={cutoff!r} is not allowed; use minutes > 0 or None")
 
 
 def check_positive(name: str, value: float) -> float:
     """Return ``value`` as a finite float > 0 or raise a :class:`DataError` naming it."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{name}={value!r} is not allowed; use a finite number > 0") from None
-    if not (math.isfinite(out) and out > 0):
-        raise DataError(f"{name}={value!r} is not allowed; use a finite number > 0")
-    return out
+    return _finite_positive(value, f"{name}={value!r} is not allowed; use a finite number > 0")
 
 
 def crs_name(crs: pyproj.CRS) -> str:
