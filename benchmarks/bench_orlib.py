@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _baseline import REPO, export_revision, run_in_child  # noqa: E402
-from bench_models import ORLIB, orlib_instance, orlib_optima  # noqa: E402
+from _baseline import REPO, export_revision, run_in_child
+from bench_models import ORLIB, orlib_instance, orlib_optima
 
 NAMES = [f"pmed{k}" for k in range(1, 41)]
 

@@ -9,14 +9,6 @@ TEST_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared real data beside the repository (CI provides it; never skipped)."""
-    path = REPO.parent / "shared" / "data"
-    assert path.is_dir(), f"{path} is missing: tests need ../shared/data beside the repository"
-    return path
-
-
-@pytest.fixture(scope="session")
 def demo_region():
     from optimizer.region import load_region
 

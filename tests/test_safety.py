@@ -267,6 +267,10 @@ def test_info_shows_markup_in_site_names_literally(bundle, tmp_path):
     sites.loc[0, "name"] = "[b]A[/b][/x]"
     (copy / "sites.gpkg").unlink()
     sites.to_file(copy / "sites.gpkg", driver="GPKG")
-    result = runner.invoke(app, ["info", str(copy)])
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    result = CliRunner().invoke(app, ["info", str(copy)])
     assert result.exit_code == 0, result.output
     assert "[b]A[/b][/x]" in result.output
