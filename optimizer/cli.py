@@ -17,6 +17,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
+from optimizer._terminal import format_value, literal, print_result
 from optimizer.errors import OptimizerError
 from optimizer.settings import get_settings
 
@@ -63,11 +64,6 @@ def _fail(exc: BaseException) -> typer.Exit:
     message = "; ".join(line for line in lines if line).replace(":;", ":")
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     return typer.Exit(code=2)
-
-
-def _literal(value: object) -> Text:
-    """User text for a table cell or title, shown as written (no rich markup)."""
-    return Text(str(value))
 
 
 @app.command("regions")
@@ -321,141 +317,6 @@ def synth_command(
         console.print(Text(f"{path} (synthetic grid and roads)"))
 
 
-def _format(value: float, unit: str, *, signed: bool = False) -> str:
-    if value != value:  # NaN
-        return "-"
-    if value in (float("inf"), float("-inf")):
-        return "unreachable"
-    sign = "+" if signed else ""
-    if unit == "share":
-        return f"{100 * value:{sign}.1f} %"
-    if unit == "min":
-        return f"{value:{sign}.1f}"
-    if unit == "count":
-        return f"{value:{sign}.0f}"
-    if unit == "t CO2/yr":
-        return f"{value:{sign},.1f}"
-    return f"{value:{sign},.0f}"
-
-
-def _estimate_table(result: Any) -> Table:
-    """Build the scenario / baseline / difference table, one row per headline figure."""
-    from optimizer.estimates import FIGURES
-
-    title = Text(f"{result.region.name}: scenario {result.scenario.name!r}")
-    table = Table(title=title)
-    table.add_column("", justify="left")
-    for col in ("optimum", "baseline", "difference"):
-        table.add_column(col, justify="right")
-    for plan in result.plans:
-        table.add_column(Text(f"plan {plan.name}"), justify="right")
-    for fig in FIGURES:
-        table.add_row(
-            fig.label,
-            _format(fig.value(result.estimate), fig.unit),
-            _format(fig.value(result.baseline), fig.unit),
-            _format(fig.value(result.difference), fig.unit, signed=True),
-            *(_format(fig.value(plan.estimate), fig.unit) for plan in result.plans),
-        )
-    return table
-
-
-def _staffing_table(result: Any) -> Table:
-    """Officials (FTE) of each agency at each full point and in its remote pool."""
-    staffing = result.staffing
-    sites = list(dict.fromkeys(r.site_name for r in staffing.rows if r.site_id != "remote pool"))
-    table = Table(title="Staffing: officials (FTE) by agency; - = no desk")
-    table.add_column("agency")
-    for name in [*sites, "remote pool", "total"]:
-        table.add_column(_literal(name), justify="right")
-    by_agency: dict[str, dict[str, Any]] = {}
-    for row in staffing.rows:
-        cells = by_agency.setdefault(row.agency_name, {})
-        cells[row.site_name] = row.fte if (row.desk or row.site_id == "remote pool") else None
-    for agency, cells in by_agency.items():
-        values = [cells.get(name) for name in [*sites, "remote pool"]]
-        total = sum(v for v in values if v is not None)
-        table.add_row(
-            _literal(agency), *("-" if v is None else f"{v:.1f}" for v in values), f"{total:.1f}"
-        )
-    base = result.baseline_staffing
-    table.caption = (
-        f"{staffing.desks} desks, {staffing.fte:,.1f} FTE; desks and staff "
-        f"{staffing.total_cost_eur:,.0f} EUR/yr"
-        + (
-            f" (baseline {base.desks} desks, {base.total_cost_eur:,.0f} EUR/yr)"
-            if base is not None
-            else ""
-        )
-    )
-    return table
-
-
-def _print_result(result: Any, paths: Any) -> None:
-    console.print(_estimate_table(result))
-    sites = Table(title="Chosen service points")
-    for col in ("site", "tier", "visits/yr", "residents served", "mean min"):
-        sites.add_column(col, justify="left" if col in ("site", "tier") else "right")
-    for load in result.estimate.sites:
-        sites.add_row(
-            _literal(load.name),
-            load.tier,
-            f"{load.visits:,.0f}",
-            f"{load.residents_served:,.0f}",
-            _format(load.mean_minutes, "min"),
-        )
-    console.print(sites)
-    if result.staffing is not None:
-        console.print(_staffing_table(result))
-    choice = result.choice
-    gap = "-" if choice.gap != choice.gap else f"{100 * choice.gap:.3g} %"
-    solver = getattr(choice.solution, "solver", "-")
-    console.print(
-        Text(
-            f"{result.scenario.network.model} solved with {solver}: {choice.status}, "
-            f"gap {gap}, {choice.seconds:.1f} s"
-        )
-    )
-    q = result.quality
-    quality = (
-        f"data quality: {q.road_coverage_share:.1%} of residents within "
-        f"{q.snap_threshold_m:,.0f} m of the roads; {q.far_residents:,.0f} beyond it and "
-        f"{q.unreachable_residents:,.0f} unreachable"
-    )
-    console.print(Text(quality, style="yellow" if q.is_poor else ""))
-    console.print(
-        Text(
-            "car times: door to door (walk to the car, realistic speeds, parking search and "
-            "walk to the door; [travel.car])"
-            if result.scenario.travel.car.door_to_door
-            else "car times: driving only (--drive-only or [travel.car] door_to_door = false)"
-        )
-    )
-    if q.is_poor and q.unreachable_cells:
-        console.print(
-            Text(f"  most populous unreachable cells: {', '.join(q.unreachable_cells[:10])}")
-        )
-    synthetic = sorted(k for k, v in result.region.meta.synthetic.items() if v)
-    if synthetic:
-        console.print(
-            Text.assemble(
-                ("note: ", "yellow"),
-                f"this region's {', '.join(synthetic)} layer(s) are SYNTHETIC; do not base "
-                "decisions on them.",
-            )
-        )
-    assumptions = result.scenario.assumptions()
-    if assumptions:
-        console.print(
-            Text.assemble(
-                ("note: ", "yellow"),
-                f"{len(assumptions)} figure(s) of the scenario are assumptions (listed in "
-                "summary.json); set your own.",
-            )
-        )
-    console.print(Text(f"outputs  {paths.folder}"))
-
-
 def _with_car_options(
     scenario: Any,
     *,
@@ -560,7 +421,7 @@ def run_command(
             paths = write_outputs(result, out, lang=lang, settings=settings)
     except (OptimizerError, OSError) as exc:
         raise _fail(exc) from exc
-    _print_result(result, paths)
+    print_result(console, result, paths)
 
 
 @app.command("sweep")
@@ -602,7 +463,7 @@ def sweep_command(
             paths = result.write(inside(root, f"{result.region}-{scen.name}-sweep"))
     except (OptimizerError, OSError) as exc:
         raise _fail(exc) from exc
-    table = Table(title=_literal(f"Sweep: {scen.name}"))
+    table = Table(title=literal(f"Sweep: {scen.name}"))
     columns = {
         "full_points": ("full", "count"),
         "remote_points": ("remote", "count"),
@@ -623,7 +484,7 @@ def sweep_command(
             elif value is None or value != value:
                 cells.append("-")
             else:
-                cells.append(_format(float(value), unit))
+                cells.append(format_value(float(value), unit))
         table.add_row(*cells)
     console.print(table)
     console.print(Text("\n".join(str(p) for p in paths)))
@@ -722,7 +583,7 @@ def batch_command(
         table.add_column(col)
     for run in result.regions:
         table.add_row(
-            _literal(run.region), run.status, f"{run.seconds:.1f}", _literal(run.error or "")
+            literal(run.region), run.status, f"{run.seconds:.1f}", literal(run.error or "")
         )
     console.print(table)
     total = result.summary.iloc[-1]
