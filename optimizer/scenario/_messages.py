@@ -13,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 
 from optimizer.scenario._base import _Cited, _LocatedError
 from optimizer.scenario._positions import KeyPath, line_of, located
-from optimizer.scenario.schema import Scenario
 
 __all__ = ["format_errors"]
 
@@ -33,9 +32,9 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _model_at(path: KeyPath) -> type[BaseModel] | None:
-    """Return the schema model that holds the keys at ``path`` (``None`` if none)."""
-    tp: Any = Scenario
+def _model_at(root: type[BaseModel], path: KeyPath) -> type[BaseModel] | None:
+    """Return the schema model under ``root`` that holds the keys at ``path`` (or ``None``)."""
+    tp: Any = root
     for part in path:
         tp = _unwrap(tp)
         origin = typing.get_origin(tp)
@@ -81,11 +80,11 @@ _MESSAGES = {
 }
 
 
-def _describe(err: dict[str, Any], path: KeyPath, data: Any) -> str:
+def _describe(err: dict[str, Any], path: KeyPath, data: Any, root: type[BaseModel]) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
-        model = _model_at(path[:-1])
+        model = _model_at(root, path[:-1])
         allowed = sorted(model.model_fields) if model is not None else []
         if model is not None and issubclass(model, _Cited):
             allowed = [a for a in allowed if a not in ("sources", "assumptions")] + [
@@ -114,8 +113,14 @@ def _describe(err: dict[str, Any], path: KeyPath, data: Any) -> str:
 
 
 def format_errors(
-    exc: ValidationError, data: dict[str, Any], lines: dict[KeyPath, int], path: Path | None
+    exc: ValidationError,
+    data: dict[str, Any],
+    lines: dict[KeyPath, int],
+    path: Path | None,
+    *,
+    root: type[BaseModel],
 ) -> str:
+    """Describe every validation problem of ``root`` on one line each, with file and line."""
     problems: list[tuple[int, str]] = []
     seen: set[KeyPath] = set()
     for err in exc.errors():
@@ -127,7 +132,7 @@ def format_errors(
             continue
         seen.add(key)
         line = line_of(lines, key)
-        problems.append((line or 0, located(path, lines, key, _describe(err, key, data))))
+        problems.append((line or 0, located(path, lines, key, _describe(err, key, data, root))))
     problems.sort(key=lambda p: p[0])
     if len(problems) == 1:
         return problems[0][1]

@@ -61,7 +61,7 @@ def parse_scenario(text: str, *, path: str | os.PathLike[str] | None = None) -> 
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(format_errors(exc, data, lines, file)) from None
+        raise ScenarioError(format_errors(exc, data, lines, file, root=Scenario)) from None
     scenario._path = file.resolve() if file is not None else None
     scenario._lines = lines
     return scenario

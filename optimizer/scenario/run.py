@@ -60,6 +60,7 @@ from optimizer.scenario.staffing import (
     staffing_for,
     staffing_of,
 )
+from optimizer.scenario.views import cells_frame, result_map, sites_frame, summary_of
 
 __all__ = [
     "PlanResult",
@@ -246,22 +247,16 @@ class ScenarioResult:
     @cached_property
     def cells(self) -> gpd.GeoDataFrame:
         """Grid cells with visits, assigned sites and minutes (see :mod:`optimizer.outputs`)."""
-        from optimizer.outputs import cells_frame
-
         return cells_frame(self)
 
     @cached_property
     def sites(self) -> gpd.GeoDataFrame:
         """Candidate sites with their role now and in the baseline, and their load."""
-        from optimizer.outputs import sites_frame
-
         return sites_frame(self)
 
     @cached_property
     def summary(self) -> Mapping[str, Any]:
-        """What ``summary.json`` holds (see :func:`optimizer.outputs.summary_of`)."""
-        from optimizer.outputs import summary_of
-
+        """What ``summary.json`` holds (see :func:`optimizer.scenario.views.summary_of`)."""
         return summary_of(self)
 
     def headline(self) -> pd.DataFrame:
@@ -287,9 +282,7 @@ class ScenarioResult:
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def map(self, *, m: Any = None, lang: str = "en", tiles: str | None = "OpenStreetMap") -> Any:
-        """Draw the result on a Folium map (:func:`optimizer.outputs.result_map`)."""
-        from optimizer.outputs import result_map
-
+        """Draw the result on a Folium map (:func:`optimizer.scenario.views.result_map`)."""
         return result_map(self, m=m, lang=lang, tiles=tiles)
 
     def _repr_html_(self) -> str:

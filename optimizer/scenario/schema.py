@@ -473,7 +473,9 @@ class Scenario(_Model):
         try:
             copy = type(self).model_validate(data)
         except ValidationError as exc:
-            raise ScenarioError(format_errors(exc, data, self._lines, self._path)) from None
+            raise ScenarioError(
+                format_errors(exc, data, self._lines, self._path, root=type(self))
+            ) from None
         copy._path, copy._lines = self._path, self._lines
         return copy
 
