@@ -319,6 +319,8 @@ def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
         assert message(key, lang) in headings, key
     assert driver.execute_script("return document.documentElement.lang") == lang
     frame = driver.find_element("css selector", "iframe.map")
+    # Chromium pauses drawing in frames outside the viewport: bring the map into view
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", frame)
     driver.switch_to.frame(frame)
     state = wait_for_map(driver, m.get_name())
     assert state["markers"] == 5 and state["layers"][0] == message("layer_full_minutes", lang)
