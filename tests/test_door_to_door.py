@@ -120,3 +120,16 @@ def test_cli_car_options_override_the_scenario(tiny_bundle, tmp_path):
     assert parts["terminal"] == pytest.approx(7.0, abs=0.01)
     bad = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--speed-factor", "-1"])
     assert bad.exit_code == 2 and "speed_factors" in bad.output
+
+
+def test_components_of_chosen_pairs_equal_the_dense_split(tiny_bundle, tmp_path):
+    problem = prepare(load_scenario(_scenario(tiny_bundle, tmp_path)))
+    matrix = problem.travel_times
+    dense = matrix.components()
+    rng = np.random.default_rng(3)
+    cols = rng.integers(-1, matrix.shape[1], size=matrix.shape[0])
+    picked = matrix.components(cols)
+    rows = np.flatnonzero(cols >= 0)
+    for part in ("access", "terminal", "network", "total"):
+        np.testing.assert_allclose(picked[part][rows], dense[part][rows, cols[rows]])
+    assert np.isinf(picked["total"][cols < 0]).all()

@@ -139,16 +139,13 @@ def trip_parts(result: Result) -> dict[str, NDArray[np.float64]]:
     drive-only times) and ``drive`` the time on the road graph; ``inf`` where
     the cell reaches no full point.
     """
-    parts = result.problem.travel_times.components()
     site = result.assignment.full_site
-    rows = np.arange(site.size)
+    parts = result.problem.travel_times.components(site)
     reach = site >= 0
-    out = {}
-    for name, key in (("access", "access"), ("terminal", "terminal"), ("drive", "network")):
-        values = np.full(site.size, np.inf)
-        values[reach] = parts[key][rows[reach], site[reach]]
-        out[name] = values
-    return out
+    return {
+        name: np.where(reach, parts[key], np.inf)
+        for name, key in (("access", "access"), ("terminal", "terminal"), ("drive", "network"))
+    }
 
 
 def sites_frame(result: Result) -> gpd.GeoDataFrame:

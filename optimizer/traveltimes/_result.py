@@ -237,33 +237,56 @@ class TravelTimeMatrix:
             }
         )
 
-    def components(self) -> dict[str, NDArray[np.float64]]:
-        """Split every trip's minutes into access, terminal and driving time.
+    def components(
+        self, destinations: NDArray[np.int64] | None = None
+    ) -> dict[str, NDArray[np.float64]]:
+        """Split trips' minutes into access, terminal and driving time.
+
+        Parameters
+        ----------
+        destinations
+            Optional: one destination position per origin (``-1`` for none).
+            Then only those trips are split, without dense arrays.
 
         Returns
         -------
         dict of numpy.ndarray
-            Dense ``(n_origins, n_destinations)`` arrays: ``"access"`` (the
-            off-network legs at both ends, twice for a round trip),
-            ``"terminal"`` (walk to the car, parking search and walk to the
-            door; zero without a car model), ``"network"`` (the rest: driving
-            on the road graph) and ``"total"`` (= :attr:`minutes`). Pairs
-            without a trip are ``inf`` in ``"network"`` and ``"total"``.
+            ``"access"`` (the off-network legs at both ends, twice for a round
+            trip), ``"terminal"`` (walk to the car, parking search and walk to
+            the door; zero without a car model), ``"network"`` (the rest:
+            driving on the road graph) and ``"total"`` (= :attr:`minutes`).
+            Dense ``(n_origins, n_destinations)`` arrays, or one value per
+            origin with ``destinations``. Pairs without a trip are ``inf`` in
+            ``"network"`` and ``"total"``.
         """
         legs = 2.0 if self.direction == "round_trip" else 1.0
         o_snap, d_snap = self.origin_snap, self.destination_snap
-        access = legs * (
-            o_snap["access_minutes"].to_numpy()[:, None]
-            + d_snap["access_minutes"].to_numpy()[None, :]
-        )
-        if "terminal_minutes" in self.snap.columns:
-            terminal = (
-                o_snap["terminal_minutes"].to_numpy()[:, None]
-                + d_snap["terminal_minutes"].to_numpy()[None, :]
-            )
+        terminal_known = "terminal_minutes" in self.snap.columns
+
+        def ends(column: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            return o_snap[column].to_numpy(), d_snap[column].to_numpy()
+
+        if destinations is None:
+            o_access, d_access = ends("access_minutes")
+            access = legs * (o_access[:, None] + d_access[None, :])
+            if terminal_known:
+                o_term, d_term = ends("terminal_minutes")
+                terminal = o_term[:, None] + d_term[None, :]
+            else:
+                terminal = np.zeros(self.shape)
+            total = self.minutes
         else:
-            terminal = np.zeros(self.shape)
-        total = self.minutes
+            cols = np.asarray(destinations, dtype=np.int64)
+            reach = cols >= 0
+            safe = np.where(reach, cols, 0)
+            o_access, d_access = ends("access_minutes")
+            access = legs * (o_access + d_access[safe])
+            if terminal_known:
+                o_term, d_term = ends("terminal_minutes")
+                terminal = o_term + d_term[safe]
+            else:
+                terminal = np.zeros(cols.size)
+            total = np.where(reach, self.minutes[np.arange(cols.size), safe], np.inf)
         return {
             "access": access,
             "terminal": terminal,
