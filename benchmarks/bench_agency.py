@@ -26,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import Delaunay, cKDTree
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _roads import road_points
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,35 +50,11 @@ def road_matrix(
     """Travel minutes (cells x sites), population per cell and road node per cell."""
     rng = np.random.default_rng(seed)
     n_towns = max(12, n_sites // 3)
-    towns = rng.uniform(0.05, 0.95, (n_towns, 2)) * side_km
-    sizes = rng.pareto(1.2, n_towns) + 1
-
-    def sample(n: int) -> np.ndarray:
-        k = int(n * 0.7)
-        t = rng.choice(n_towns, size=k, p=sizes / sizes.sum())
-        pts = towns[t] + rng.normal(0, 1, (k, 2)) * (3 + 2 * rng.random((k, 1)))
-        pts = np.vstack([pts, rng.uniform(0, side_km, (n - k, 2))])
-        return np.clip(pts, 0, side_km)
-
-    nodes = sample(n_nodes)
-    tri = Delaunay(nodes)
-    e = np.vstack([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]], tri.simplices[:, [2, 0]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
-    length = np.linalg.norm(nodes[e[:, 0]] - nodes[e[:, 1]], axis=1)
-    keep = length < np.quantile(length, 0.97)
-    e, length = e[keep], length[keep]
-    speed = rng.choice([40.0, 60.0, 80.0, 100.0], size=len(e), p=[0.4, 0.3, 0.2, 0.1])
-    minutes = length / speed * 60.0
-    graph = sp.coo_matrix(
-        (np.r_[minutes, minutes], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-        shape=(n_nodes, n_nodes),
-    ).tocsr()
-    _, label = connected_components(graph, directed=False)
-    main = np.nonzero(label == np.bincount(label).argmax())[0]
-    cells = sample(n_cells)
-    dist, k = cKDTree(nodes[main]).query(cells)
-    node_of = main[k]
-    access = dist / 30.0 * 60.0
+    road = road_points(
+        rng, n_nodes=n_nodes, n_points=n_cells, n_towns=n_towns, side_km=side_km, margin=0.05
+    )
+    towns, sizes, nodes, graph, main = road.towns, road.sizes, road.nodes, road.graph, road.main
+    node_of, access = road.node_of, road.access
     # sites in the towns (the largest first), then anywhere
     town_nodes = main[cKDTree(nodes[main]).query(towns[np.argsort(-sizes)])[1]]
     extra = rng.choice(

@@ -43,8 +43,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, dijkstra, shortest_path
-from scipy.spatial import Delaunay, cKDTree
+from scipy.sparse.csgraph import dijkstra, shortest_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _roads import road_points
 
 __all__ = ["orlib_instance", "road_instance"]
 
@@ -63,38 +66,15 @@ def road_instance(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Road-like travel minutes, integer weights and road-node groups."""
     rng = np.random.default_rng(seed)
-    n_nodes = max(200, n_demand // 2)
-    n_towns = 12
-    towns = rng.uniform(0.1, 0.9, (n_towns, 2)) * side_km
-    sizes = rng.pareto(1.2, n_towns) + 1
-
-    def sample(n: int) -> np.ndarray:
-        k = int(n * 0.7)
-        t = rng.choice(n_towns, size=k, p=sizes / sizes.sum())
-        pts = towns[t] + rng.normal(0, 1, (k, 2)) * (3 + 2 * rng.random((k, 1)))
-        pts = np.vstack([pts, rng.uniform(0, side_km, (n - k, 2))])
-        return np.clip(pts, 0, side_km)
-
-    nodes = sample(n_nodes)
-    tri = Delaunay(nodes)
-    e = np.vstack([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]], tri.simplices[:, [2, 0]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
-    length = np.linalg.norm(nodes[e[:, 0]] - nodes[e[:, 1]], axis=1)
-    keep = length < np.quantile(length, 0.97)
-    e, length = e[keep], length[keep]
-    speed = rng.choice([40.0, 60.0, 80.0, 100.0], size=len(e), p=[0.4, 0.3, 0.2, 0.1])
-    minutes = length / speed * 60.0
-    graph = sp.coo_matrix(
-        (np.r_[minutes, minutes], (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])),
-        shape=(n_nodes, n_nodes),
-    ).tocsr()
-    # keep to the largest connected part of the road graph
-    _, label = connected_components(graph, directed=False)
-    main = np.nonzero(label == np.bincount(label).argmax())[0]
-    demand = sample(n_demand)
-    dist, k = cKDTree(nodes[main]).query(demand)
-    node_of = main[k]
-    access = dist / 30.0 * 60.0
+    road = road_points(
+        rng,
+        n_nodes=max(200, n_demand // 2),
+        n_points=n_demand,
+        n_towns=12,
+        side_km=side_km,
+        margin=0.1,
+    )
+    graph, main, node_of, access = road.graph, road.main, road.node_of, road.access
     site_nodes = rng.choice(main, size=n_sites, replace=False)
     sp_min = dijkstra(graph, directed=False, indices=site_nodes)
     cost = access[:, None] + sp_min[:, node_of].T
