@@ -655,9 +655,9 @@ def test_no_incumbent_raises_solver_error(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr("optimizer.models._compact.run_highs", nothing)
     with pytest.raises(SolverError, match="no feasible solution"):
-        PCenter.from_cost_matrix(cost, p=2).solve(warm_start=False, time_limit=1)
+        PCenter.from_cost_matrix(cost, p=2).solve(warm_start=False, time_limit=1, method="compact")
     # with a warm start the heuristic solution comes back, honestly labelled
-    sol = PCenter.from_cost_matrix(cost, p=2).solve(time_limit=1)
+    sol = PCenter.from_cost_matrix(cost, p=2).solve(time_limit=1, method="compact")
     assert sol.status == "time_limit" and math.isinf(sol.gap)
 
 

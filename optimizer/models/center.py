@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer.models._base import FixedCountModel, nearest_open
+from optimizer.models._backends import RawResult, run_cbc, run_highs
+from optimizer.models._base import (
+    FixedCountModel,
+    Outcome,
+    SolveContext,
+    nearest_open,
+    raise_no_solution,
+    raise_solver_infeasible,
+)
 from optimizer.models._compact import CompactModel
 from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._radius import radius_search
 
 __all__ = ["PCenter"]
 
@@ -20,8 +30,20 @@ class PCenter(CompactModel, FixedCountModel):
     r"""Choose exactly ``p`` sites minimising the largest cost to the nearest open site.
 
     Only rows with positive weight count (weights default to 1; their size
-    does not matter). The model is solved in the radius form of Elloumi,
-    Labbé and Pochet (2004): with the distinct costs
+    does not matter).
+
+    ``method="auto"`` (the default) searches the radius: a binary search over
+    the distinct costs between a lower bound (the largest nearest-site cost)
+    and the radius of a greedy + swap heuristic, deciding for each radius
+    whether ``p`` sites can cover every row within it (a reduced set-covering
+    problem, cheap bounds first, a small MILP when they do not decide; see
+    :mod:`optimizer.models._radius`). It proves optimality when the two ends
+    meet; at the time limit it returns the best sites with the smallest radius
+    not yet ruled out as the bound.
+
+    ``method="compact"`` (and :meth:`write_mps`/:meth:`write_lp`) uses one
+    MILP instead, the radius form of Elloumi, Labbé and Pochet (2004): with
+    the distinct costs
     :math:`L_0 < L_1 < \dots < L_K` between a lower bound (the largest
     nearest-site cost) and an upper bound (a heuristic solution), and
     :math:`u_k = 1` meaning "the radius exceeds :math:`L_k`",
@@ -156,9 +178,54 @@ class PCenter(CompactModel, FixedCountModel):
     def _start(self, milp: Milp, info: dict[str, Any]) -> NDArray[np.float64] | None:
         return info["start"]
 
+    def _solve(self, ctx: SolveContext) -> Outcome:
+        if ctx.method == "compact":
+            return super()._solve(ctx)
+        cols = self.allowed_cols
+        rows = np.nonzero(self.weights > 0)[0]
+        cmat = self.cost[np.ix_(rows, cols)]
+        req = np.isin(cols, self.required)
+        if rows.size == 0:  # nothing to cover: any p sites will do
+            return Outcome(self._pad(cmat, np.zeros(0, dtype=np.int64), req), 0.0, True)
+        start = self._heuristic(cmat, req) if ctx.warm_start else None
+
+        def solve(milp: Milp, time_limit: float | None) -> RawResult:
+            # any cover within the budget answers the question: stop at the first one
+            if ctx.solver == "highs":
+                return run_highs(milp, time_limit=time_limit, mip_gap=1.0)
+            return run_cbc(milp, time_limit=time_limit, mip_gap=0.99)
+
+        res = radius_search(cmat, req, self.p, start=start, solve=solve, remaining=ctx.remaining)
+        if res.sites is None:
+            if math.isinf(res.bound):
+                raise_solver_infeasible(self.name, " (no p sites reach every row)")
+            if start is not None:  # cannot happen with a finite-radius start; kept for safety
+                return Outcome(self._pad(cmat, start, req), res.bound, False)
+            raise_no_solution(self.name, ctx)
+        assert res.sites is not None
+        return Outcome(self._pad(cmat, res.sites, req), res.bound, res.proven)
+
+    def _pad(
+        self, cmat: NDArray[np.float64], sites: NDArray[np.int64], req: NDArray[np.bool_]
+    ) -> NDArray[np.float64]:
+        """Open ``sites`` plus the required ones, then add sites greedily up to ``p``."""
+        x = np.zeros(cmat.shape[1])
+        x[sites] = 1.0
+        x[req] = 1.0
+        cur = cmat[:, x > 0.5].min(axis=1) if x.any() else np.full(cmat.shape[0], np.inf)
+        while x.sum() < self.p:
+            if cmat.shape[0]:
+                cand = np.maximum.reduce(np.minimum(cur[:, None], cmat), axis=0)
+            else:
+                cand = np.zeros(cmat.shape[1])
+            cand[x > 0.5] = np.inf
+            j = int(np.argmin(cand))
+            x[j] = 1.0
+            cur = np.minimum(cur, cmat[:, j])
+        return x
+
     def _solution_fields(self, x: NDArray[np.float64]) -> dict[str, Any]:
-        _, info = self._model()
-        cols = info["cols"]
+        cols = self.allowed_cols
         open_cols = cols[x[: cols.size] > 0.5]
         assign, d = nearest_open(self.cost, open_cols)
         pos = self.weights > 0

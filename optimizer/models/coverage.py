@@ -14,6 +14,12 @@ from numpy.typing import ArrayLike, NDArray
 from optimizer.errors import DataError
 from optimizer.models._base import FixedCountModel, nearest_open
 from optimizer.models._compact import CompactModel
+from optimizer.models._cover import (
+    cover_milp,
+    dominated_sites,
+    drop_dominated_rows,
+    greedy_cover,
+)
 from optimizer.models._inputs import as_site_values, demand_names, unique_sets
 from optimizer.models._milp import Milp, MilpBuilder
 
@@ -32,14 +38,6 @@ class _Coverage(CompactModel):
         if not (math.isfinite(r) and r >= 0):
             raise DataError(f"radius must be finite and >= 0; got {self.radius!r}")
         self.radius = r
-
-
-def _subset_matrix(cover: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """``out[a, b]`` is True when column set ``a`` is a subset of column set ``b``."""
-    cover_f = cover.astype(np.float32)
-    inter = cover_f.T @ cover_f
-    size = cover_f.sum(axis=0)
-    return np.abs(inter - size[:, None]) < 0.5
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
@@ -99,13 +97,7 @@ class MCLP(_Coverage, FixedCountModel):
         free = np.nonzero(~req)[0]
         keep_free = free
         if free.size and sets.shape[0]:
-            sub = _subset_matrix(sets[:, free])
-            size = sets[:, free].sum(axis=0)
-            k = free.size
-            idx = np.arange(k)
-            later = idx[None, :] < idx[:, None]  # candidate b has a lower index than a
-            bigger = size[None, :] > size[:, None]
-            dominated = (sub & (bigger | later) & ~np.eye(k, dtype=bool)).any(axis=1)
+            dominated = dominated_sites(sets[:, free], np.ones(free.size))
             keep_free = free[~dominated]
             need = self.p - int(req.sum())
             if keep_free.size < need:
@@ -232,58 +224,20 @@ class LSCP(_Coverage):
         if req.any():
             need &= ~cover[:, req].any(axis=1)
         sets, _ = unique_sets(cover[need])
-        if 1 < sets.shape[0] <= 3000:
-            sub = _subset_matrix(sets.T)  # sub[a, b]: row set a within row set b
-            np.fill_diagonal(sub, False)
-            sets = sets[~sub.any(axis=0)]
+        sets = drop_dominated_rows(sets)
         cost = self.site_costs[cols]
         free = np.nonzero(~req)[0]
-        keep_free = free
-        if free.size and sets.shape[0]:
-            sub = _subset_matrix(sets[:, free])
-            c = cost[free]
-            k = free.size
-            idx = np.arange(k)
-            size = sets[:, free].sum(axis=0)
-            cheaper = c[None, :] < c[:, None]
-            same_cost = c[None, :] == c[:, None]
-            tie = same_cost & ((size[None, :] > size[:, None]) | (idx[None, :] < idx[:, None]))
-            dominated = (sub & (cheaper | tie) & ~np.eye(k, dtype=bool)).any(axis=1)
-            # a site covering nothing that is still needed is useless unless free of charge
-            keep_free = free[~dominated]
-        elif free.size:
-            keep_free = free[:0]
+        # with nothing left to cover, a site is useless unless free of charge
+        keep_free = free[~dominated_sites(sets[:, free], cost[free])] if sets.size else free[:0]
         keep = np.sort(np.concatenate([np.nonzero(req)[0], keep_free]))
         sets_k = sets[:, keep]
-        b = MilpBuilder()
-        y = b.add_cols(
-            keep.size, cost=cost[keep], lb=req[keep].astype(float), ub=1.0, integer=True, name="y"
-        )
-        gi, sj = np.nonzero(sets_k)
-        if sets_k.shape[0]:
-            b.add_rows(gi, y[sj], 1.0, sets_k.shape[0], lb=1.0)
         info = {"keep": cols[keep], "sets": sets_k, "cost": cost[keep], "req": req[keep]}
-        return b.build(), info
+        return cover_milp(sets_k, cost[keep], req[keep]), info
 
     def _start(self, milp: Milp, info: dict[str, Any]) -> NDArray[np.float64] | None:
-        sets, cost, req = info["sets"], info["cost"], info["req"]
-        chosen = req.copy()
-        covered = sets[:, chosen].any(axis=1) if chosen.any() else np.zeros(sets.shape[0], bool)
-        while not covered.all():
-            gain = (~covered).astype(float) @ sets
-            ratio = np.where(gain > 0, gain / np.maximum(cost, 1e-12), -np.inf)
-            ratio = np.where(chosen, -np.inf, ratio)
-            j = int(np.argmax(ratio))
-            if not np.isfinite(ratio[j]):
-                return None
-            chosen[j] = True
-            covered |= sets[:, j]
-        # drop redundant sites, most expensive first
-        for j in np.argsort(-cost, kind="stable"):
-            if chosen[j] and not req[j]:
-                chosen[j] = False
-                if not sets[:, chosen].any(axis=1).all():
-                    chosen[j] = True
+        chosen = greedy_cover(info["sets"], info["cost"], info["req"])
+        if chosen is None:
+            return None
         return chosen.astype(float)
 
     def _solution_fields(self, x: NDArray[np.float64]) -> dict[str, Any]:
