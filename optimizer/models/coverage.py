@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from optimizer.errors import DataError
-from optimizer.models._base import FixedCountModel, Outcome, SolveContext, nearest_open
+from optimizer.models._base import FixedCountModel, nearest_open
 from optimizer.models._compact import CompactModel
 from optimizer.models._cover import (
     cover_milp,
@@ -21,7 +21,7 @@ from optimizer.models._cover import (
     greedy_cover,
 )
 from optimizer.models._inputs import as_site_values, demand_names, unique_sets
-from optimizer.models._mclp import solve_mclp, swap_search
+from optimizer.models._mclp import swap_search
 from optimizer.models._milp import Milp, MilpBuilder
 
 __all__ = ["LSCP", "MCLP"]
@@ -137,21 +137,6 @@ class MCLP(_Coverage, FixedCountModel):
             chosen = swap_search(sets, wsum, chosen, req)
             covered = sets[:, chosen].any(axis=1)
         return np.r_[chosen.astype(float), covered.astype(float)][: k + sets.shape[0]]
-
-    def _solve(self, ctx: SolveContext) -> Outcome:
-        if ctx.solver != "highs" or not ctx.warm_start or ctx.method != "auto":
-            return super()._solve(ctx)
-        milp, info = self._model()
-        start = self._start(milp, info)
-        assert start is not None
-        res = solve_mclp(
-            milp, info["keep"].size, start, time_limit=ctx.remaining(), mip_gap=ctx.mip_gap
-        )
-        if res.x is None:  # pragma: no cover - solve_mclp falls back to the incumbent
-            return Outcome(start, res.bound if math.isfinite(res.bound) else math.inf, False)
-        x = res.x.copy()
-        x[milp.integer] = np.round(x[milp.integer])
-        return Outcome(x, res.bound, res.status == "optimal")
 
     def _solution_fields(self, x: NDArray[np.float64]) -> dict[str, Any]:
         _, info = self._model()
