@@ -16,7 +16,8 @@ Cases:
 * ``mclp-uni{seed}``: 10,000 customers x 1,000 sites uniform in a 100 x 100 square,
   Euclidean distance, radius 5 (about 8 sites cover a customer), integer weights
   1-100, p = 50: random covering sets in the style of the large MCLP benchmarks.
-* ``mclp-road``: a road-like 10,000 x 1,000 instance, 20-minute standard, p = 30.
+* ``mclp-road``: a road-like 10,000 x 1,000 instance, 20-minute standard (about 130
+  sites cover a customer), p = 30; ``mclp-road-10min`` the same with a 10-minute standard.
 
 Ours: ``PCenter``/``MCLP`` ``from_cost_matrix(...).solve(mip_gap=0)`` on HiGHS, in
 this process, wall time of the call (after one warm-up solve that imports HiGHS).
@@ -144,6 +145,16 @@ def cases() -> list[dict]:
                 "radius": 5.0,
             }
         )
+    out.append(
+        {
+            "name": "mclp-road-10min",
+            "family": "mclp",
+            "kind": "mclp-road",
+            "seed": 3,
+            "p": 30,
+            "radius": 10.0,
+        }
+    )
     out.append(
         {
             "name": "mclp-road",
