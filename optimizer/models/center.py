@@ -74,7 +74,8 @@ class PCenter(CompactModel, FixedCountModel):
     InfeasibleError
         From :meth:`solve`, before solving, with ``parameter``: ``"p"``
         (more required sites than ``p``, or fewer allowed sites than ``p``),
-        ``"cost"`` or ``"forbidden"`` (rows that reach no allowed site).
+        ``"cost"`` or ``"forbidden"`` (rows that reach no allowed site); and
+        from the search when no ``p`` allowed sites reach every row.
     """
 
     name = "p-center"
