@@ -58,7 +58,7 @@ _NAMES = {
     "TwoTier": "models",
     "write_outputs": "outputs",
     "Region": "region",
-    "list_regions": "region",
+    "list_regions": "bundles",
     "load_region": "region",
     "load_scenario": "scenario",
     "run_scenario": "scenario",

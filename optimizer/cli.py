@@ -74,7 +74,7 @@ def regions_command(
     ] = None,
 ) -> None:
     """List the regions: local bundles and the 18 mainland regions to fetch."""
-    from optimizer.region import list_regions
+    from optimizer.bundles import list_regions
 
     try:
         infos = list_regions(bundles=bundles or (), settings=get_settings())

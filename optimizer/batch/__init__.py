@@ -249,8 +249,8 @@ def _resolve_targets(
     An unknown name stops the batch before anything starts; a known region
     without a bundle becomes a failed target that says how to build it.
     """
+    from optimizer.bundles import resolve_region
     from optimizer.finland import MAINLAND_REGIONS
-    from optimizer.region import resolve_region
 
     if bundles is not None and not bundles.is_dir():
         raise BundleNotFoundError(
