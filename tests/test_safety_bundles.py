@@ -214,5 +214,6 @@ def test_batch_with_one_broken_region_writes_the_others_and_exits_1(bundle, tmp_
     scenario = write_scenario(tmp_path, bundle)
     result = runner.invoke(app, batch_args(f"{good},{bad}", scenario, tmp_path / "out"))
     assert result.exit_code == 1, result.output
-    assert (tmp_path / "out" / "tiny" / "summary.json").is_file()
+    assert (tmp_path / "out" / "tiny-minimal" / "summary.json").is_file()
+    assert not (tmp_path / "out" / "broken-minimal").exists()
     assert not (tmp_path / "out" / "broken").exists()

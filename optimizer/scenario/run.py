@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optimizer._names import run_name
 from optimizer.estimates import (
     FIGURES,
     CellAssignment,
@@ -242,7 +243,7 @@ class ScenarioResult:
     @property
     def name(self) -> str:
         """``<region>-<scenario>``: the name of the run's output folder."""
-        return f"{self.region.slug}-{self.scenario.name}"
+        return run_name(self.region.slug, self.scenario.name)
 
     @cached_property
     def cells(self) -> gpd.GeoDataFrame:
