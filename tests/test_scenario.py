@@ -466,3 +466,33 @@ def test_sweep_table_and_plot(tiny_scenario, tmp_path):
     assert one_full["mean_minutes_any"].is_monotonic_decreasing
     csv, png = result.write(tmp_path / "sweep")
     assert csv.is_file() and png.stat().st_size > 10_000
+
+
+def test_sweep_command_writes_the_run_and_a_report_with_the_chart(tiny_scenario, tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.i18n import message
+
+    args = ["sweep", str(tiny_scenario.path), "--full", "1..2", "--remote", "0..1"]
+    done = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--lang", "fi"])
+    assert done.exit_code == 0, done.output
+    (folder,) = tmp_path.glob("*-sweep")
+    assert folder.name == f"tiny-{tiny_scenario.name}-sweep"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "map.html",
+        "report.html",
+        "results.gpkg",
+        "summary.json",
+        "sweep.csv",
+        "sweep.png",
+    ]
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert page.count('<img class="chart"') == 1
+    assert message("chart_alt", "fi") in page
+    # the sweep's own run is the scenario's network, as a plain run finds it
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    plain = run_scenario(tiny_scenario)
+    # (summary.json rounds to meaningful precision)
+    assert summary["solution"]["objective"] == pytest.approx(plain.choice.objective, rel=1e-4)
