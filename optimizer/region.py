@@ -255,7 +255,12 @@ def load_roads(path: str | os.PathLike[str], *, crs: str | None = None) -> netwo
     path = Path(path)
     source = str(path)
     try:
-        roads = network.read_roads(path)
+        if path.name.lower().endswith((".graphml", ".pbf")):
+            from optimizer.sources.osm import network_from_file  # osmnx, only for these
+
+            roads = network.as_road_network(network_from_file(path))
+        else:
+            roads = network.read_roads(path)
     except OptimizerError:
         raise
     except (OSError, ValueError, KeyError) as exc:  # pyogrio, zipfile and OS errors
@@ -473,19 +478,3 @@ def save_region(
             raise OutputError(f"cannot write a bundle to {target}: {exc}") from exc
     logger.info("wrote bundle %s", target)
     return target
-
-
-def __getattr__(name: str) -> Any:
-    """Keep ``optimizer.region.bundle_from_files`` working (moved to ``optimizer.sources``)."""
-    if name == "bundle_from_files":
-        import warnings
-
-        warnings.warn(
-            "optimizer.region.bundle_from_files moved to optimizer.sources.bundle_from_files",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from optimizer.sources.files import bundle_from_files
-
-        return bundle_from_files
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -557,19 +557,6 @@ class TestRealKamppiExtract:
 # --------------------------------------------------------------------------- online, offline
 
 
-def test_moved_osm_readers_still_work_from_network_with_a_warning():
-    from optimizer import network
-    from optimizer.sources import osm
-
-    with pytest.warns(DeprecationWarning, match=r"optimizer\.sources\.osm\.network_from_pbf"):
-        old = network.network_from_pbf
-    assert old is osm.network_from_pbf
-    with pytest.warns(DeprecationWarning, match="check_overpass"):
-        assert callable(network._check_overpass)
-    with pytest.raises(AttributeError):
-        network.no_such_name  # noqa: B018
-
-
 def test_network_from_polygon_offline_fails_fast(tmp_path):
     adapter = OfflineAdapter()
     session = session_with(adapter)
