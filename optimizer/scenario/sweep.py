@@ -116,18 +116,12 @@ class SweepResult:
 
 def _grid_row(problem: Problem, nf: int, nr: int, settings: Settings, model: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"full_points": nf, "remote_points": nr}
-    n_allowed = len(problem.site_ids) - len(problem.forbidden)
-    if (
-        nf < max(1, len(problem.required))
-        or nr < len(problem.required_remote)
-        or nf + nr > n_allowed
-    ):
-        return {**row, "status": "infeasible"}
     try:
         choice = solve_network(
             problem, full_points=(nf, nf), remote_points=(nr, nr), settings=settings, model=model
         )
-    except InfeasibleError:
+    except InfeasibleError as exc:  # the model alone decides what is feasible
+        logger.info("%d full + %d remote points: infeasible: %s", nf, nr, exc)
         return {**row, "status": "infeasible"}
     _, estimate = evaluate_choice(problem, choice)
     return {
