@@ -148,19 +148,6 @@ EDIT_ERRORS: dict[str, tuple[tuple[str, str], str | None, tuple[str, ...]]] = {
         "mode_split",
         ("travel.mode_split:", "sum to 1", "1.1"),
     ),
-    "more-required-sites-than-allowed": (
-        ('required_sites = ["Alpha"]', 'required_sites = ["Alpha", "Beta", "Gamma"]'),
-        "required_sites",
-        ("network.required_sites:", "3 required sites but at most 2 full points"),
-    ),
-    "more-required-remote-sites-than-allowed": (
-        (
-            'required_sites = ["Alpha"]',
-            'required_sites = ["Alpha"]\nrequired_remote_sites = ["Beta", "Gamma"]',
-        ),
-        None,
-        ("network.required_remote_sites", "at most 1 remote points"),
-    ),
     "site-both-required-and-forbidden": (
         ('required_sites = ["Alpha"]', 'required_sites = ["Alpha"]\nforbidden_sites = ["alpha"]'),
         "forbidden_sites",
@@ -451,6 +438,39 @@ def test_unreachable_access_standard_names_the_cells(tiny_bundle, tmp_path):
     message = str(info.value)
     assert "access standard of 0.5 min" in message
     assert "populated cells are farther" in message and "1km" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        (
+            'required_sites = ["Alpha"]',
+            'required_sites = ["Alpha", "Beta", "Gamma"]',
+            "full_points",
+            ("3 required full sites but at most 2 full points", "001-alpha"),
+        ),
+        (
+            'required_sites = ["Alpha"]',
+            'required_sites = ["Alpha"]\nrequired_remote_sites = ["Beta", "Gamma"]',
+            "remote_points",
+            ("2 required remote sites but at most 1 remote points", "002-beta"),
+        ),
+    ],
+)
+def test_more_required_sites_than_points_is_the_models_error_at_the_scenario_line(
+    tiny_bundle, tmp_path, old, new, key, words
+):
+    text = edit(edit(MINIMAL, 'region = "tiny"', f'region = "{tiny_bundle.as_posix()}"'), old, new)
+    path = tmp_path / "case.toml"
+    path.write_text(text, encoding="utf-8")
+    scenario = load_scenario(path)  # loads: the model decides what is feasible
+    with pytest.raises(InfeasibleError) as info:
+        run_scenario(scenario)
+    message = str(info.value)
+    assert f"case.toml, line {line_of(text, key)}" in message
+    assert f"network.{key}" in message
+    for word in words:
+        assert word in message
 
 
 def test_sweep_table_and_plot(tiny_scenario, tmp_path):
