@@ -17,7 +17,6 @@ from . import (
     scenario,
     settings,
     sources,
-    synthetic,
     traveltimes,
 )
 from .batch import run_batch

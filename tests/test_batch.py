@@ -98,7 +98,7 @@ SUMMED = [
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three synthetic bundles, written once (kept untouched)."""
-    from optimizer.synthetic import write_national_bundles
+    from optimizer.sources.synthetic import write_national_bundles
 
     root = tmp_path_factory.mktemp("national")
     paths = write_national_bundles(out_root=root, codes=CODES)
