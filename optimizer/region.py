@@ -1,4 +1,4 @@
-"""Region bundles: find, load, validate and write them.
+"""Region bundles: load, validate and write them (:mod:`optimizer.bundles` finds them).
 
 A region *bundle* is a folder::
 
