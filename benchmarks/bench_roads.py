@@ -35,12 +35,15 @@ small smoke run.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +92,38 @@ def timed(fn: Any, repeat: int = 1) -> tuple[float, Any]:
     """Best wall time of ``repeat`` calls of ``fn`` and the last output."""
     best, out = np.inf, None
     for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
+        wall, _cpu, out = measured(fn)
+        best = min(best, wall)
     return best, out
+
+
+def measured(fn: Any) -> tuple[float, float, Any]:
+    """Wall and CPU seconds of one call (CPU of this process and of its waited-for children)."""
+
+    def cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    gc.collect()
+    c0, t0 = cpu(), time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, cpu() - c0, out
 
 
 def load() -> str:
     """The 1-minute load average, for every timed line."""
     return f"load {os.getloadavg()[0]:.1f}"
+
+
+@dataclass
+class Best:
+    """Best wall and CPU seconds of one method over interleaved rounds, and the loads seen."""
+
+    wall: float = np.inf
+    cpu: float = np.inf
+    loads: list[float] = field(default_factory=list)
+    out: Any = None
 
 
 def tree_km(forward: Any, lengths: np.ndarray, pred: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -130,7 +156,7 @@ def tree_km(forward: Any, lengths: np.ndarray, pred: np.ndarray, cols: np.ndarra
     return out
 
 
-def scipy_floor(index: Any, cells: Any, sites: Any, *, km: bool, repeat: int) -> tuple[float, Any]:
+def scipy_floor(index: Any, cells: Any, sites: Any, *, km: bool) -> Any:
     """Centroids, snap, scipy Dijkstra from the sites on the reversed CSR, gather (+ km)."""
     reverse = index.reverse.matrix
     core_xy = index.xy[index.scc_nodes]
@@ -147,7 +173,7 @@ def scipy_floor(index: Any, cells: Any, sites: Any, *, km: bool, repeat: int) ->
         kms = tree_km(index.forward.matrix, index.forward.lengths, pred, cell_nodes)
         return dist[:, cell_nodes].T / 60.0, kms.T
 
-    return timed(run, repeat)
+    return run
 
 
 def networkx_loop(graph: nx.MultiDiGraph, cells: Any, sites: Any, n_sites: int) -> float:
@@ -170,7 +196,7 @@ def networkx_loop(graph: nx.MultiDiGraph, cells: Any, sites: Any, n_sites: int) 
     return seconds * len(sites) / n_sites
 
 
-def engine(source: Any, cells: Any, sites: Any, *, repeat: int, **kwargs: Any) -> tuple[float, Any]:
+def engine(source: Any, cells: Any, sites: Any, **kwargs: Any) -> Any:
     """``travel_time_matrix`` on ``source`` (an index, or roads prepared inside the timing)."""
     car = kwargs.pop("car", None)
 
@@ -180,7 +206,7 @@ def engine(source: Any, cells: Any, sites: Any, *, repeat: int, **kwargs: Any) -
         _ = result.minutes, result.km
         return result
 
-    return timed(run, repeat)
+    return run
 
 
 def network_part(result: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +223,7 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=50_000)
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--nx-sites", type=int, default=5, help="sites timed with networkx")
-    parser.add_argument("--repeat", type=int, default=2, help="best of this many timings")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many timings")
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     args = parser.parse_args()
     if args.quick:
@@ -223,24 +249,39 @@ def main() -> None:
     _ = index.snap(index.xy[:1])  # and its connected core and k-d tree
     rep = args.repeat
     size = f"{args.cells:,} x {args.sites}"
-    print(f"times {size} (best of {rep}; CSR built outside the timings):")
-    bare, _ = scipy_floor(index, cells, sites, km=False, repeat=rep)
-    print(f"  times floor (dijkstra, no km)            {bare:6.2f} s  {load()}")
-    floor, (f_min, f_km) = scipy_floor(index, cells, sites, km=True, repeat=rep)
-    print(f"  same-outputs floor (dijkstra + tree km)  {floor:6.2f} s  {load()}")
-    for workers in (1, 2):
-        wall, result = engine(index, cells, sites, repeat=rep, workers=workers)
-        minutes, km = network_part(result)
-        err = max(np.max(np.abs(minutes - f_min)), np.max(np.abs(km - f_km)))
+    methods = {
+        "times floor (dijkstra, no km)": scipy_floor(index, cells, sites, km=False),
+        "same-outputs floor (dijkstra + tree km)": scipy_floor(index, cells, sites, km=True),
+        "engine, 1 worker": engine(index, cells, sites, workers=1),
+        "engine, 2 workers": engine(index, cells, sites, workers=2),
+        "engine end to end (prepare_graph + matrix)": engine(roads, cells, sites),
+    }
+    best = {name: Best() for name in methods}
+    for _ in range(rep):  # interleaved, so that a burst of load hits every method alike
+        for name, run in methods.items():
+            wall, cpu, out = measured(run)
+            b = best[name]
+            b.wall, b.cpu, b.out = min(b.wall, wall), min(b.cpu, cpu), out
+            b.loads.append(os.getloadavg()[0])
+    bare, floor = (best[name] for name in list(methods)[:2])
+    f_min, f_km = floor.out
+    print(f"times {size}: best of {rep} interleaved rounds, CSR built outside the timings")
+    print(
+        f"  {'method':44s} {'wall':>7s} {'CPU':>7s}  wall / floors (same, times)  CPU / same  load"
+    )
+    for name, b in best.items():
+        note = ""
+        if name.startswith("engine"):
+            minutes, km = network_part(b.out)
+            err = max(np.max(np.abs(minutes - f_min)), np.max(np.abs(km - f_km)))
+            note = f"  max |engine - floor| {err:.0e}"
         print(
-            f"  engine, {workers} worker(s)                    {wall:6.2f} s  "
-            f"= {wall / floor:.2f}x same-outputs floor, {wall / bare:.2f}x times floor  "
-            f"(max |engine - floor| {err:.1e})  {load()}"
+            f"  {name:44s} {b.wall:6.2f}s {b.cpu:6.2f}s  {b.wall / floor.wall:5.2f}x "
+            f"{b.wall / bare.wall:5.2f}x  {b.cpu / floor.cpu:5.2f}x  "
+            f"{min(b.loads):.1f}-{max(b.loads):.1f}{note}"
         )
-    whole, _ = engine(roads, cells, sites, repeat=rep)
-    print(f"  engine end to end (prepare_graph + matrix, default workers) {whole:.2f} s  {load()}")
-    car, _ = engine(roads, cells, sites, repeat=rep, workers=1, car=CarModel())
-    plain, _ = engine(roads, cells, sites, repeat=rep, workers=1)
+    car, _ = timed(engine(roads, cells, sites, workers=1, car=CarModel()), rep)
+    plain, _ = timed(engine(roads, cells, sites, workers=1), rep)
     print(
         f"  engine + CarModel, end to end, 1 worker {car:.2f} s = {car / plain:.2f}x plain "
         f"{plain:.2f} s  {load()}"
@@ -248,7 +289,7 @@ def main() -> None:
     loop = networkx_loop(graph, cells, sites, args.nx_sites)
     print(
         f"  networkx loop {loop:.1f} s (extrapolated from {args.nx_sites} sites) "
-        f"= {loop / plain:.0f}x the engine end to end  {load()}"
+        f"= {loop / plain:.0f}x the engine end to end (1 worker)  {load()}"
     )
 
 
