@@ -10,10 +10,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.models._base import Outcome, SingleTierModel, SolveContext, nearest_open
-from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
+from optimizer.models._engine import compact_milp, solve_distance
 from optimizer.models._heuristics import Flow, finite_big
 from optimizer.models._inputs import RowGroups, group_rows
 from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._problem import Block, DistanceProblem
 
 __all__: list[str] = []
 

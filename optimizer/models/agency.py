@@ -25,7 +25,7 @@ from optimizer.models._agency import (
     parse_presence,
 )
 from optimizer.models._base import LocationModel, Outcome, SolveContext
-from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
+from optimizer.models._engine import compact_milp, solve_distance
 from optimizer.models._heuristics import TwoTierSearch
 from optimizer.models._inputs import (
     RowGroups,
@@ -38,6 +38,7 @@ from optimizer.models._inputs import (
     unique_sets,
 )
 from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._problem import Block, DistanceProblem
 from optimizer.models.solution import Solution
 from optimizer.models.twotier import Count, _count_range
 

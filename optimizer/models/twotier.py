@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from optimizer.errors import DataError
 from optimizer.models._base import LocationModel, Outcome, SolveContext, nearest_open
-from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
+from optimizer.models._engine import compact_milp, solve_distance
 from optimizer.models._heuristics import TwoTierSearch
 from optimizer.models._inputs import (
     RowGroups,
@@ -29,6 +29,7 @@ from optimizer.models._inputs import (
     site_names,
 )
 from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._problem import Block, DistanceProblem
 
 __all__ = ["TwoTier"]
 
