@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.models._agency import greedy_desks
-from optimizer.models._heuristics import TwoTierSearch
 from optimizer.models._milp import MilpBuilder
 from optimizer.models._problem import Block, DistanceProblem
 
@@ -140,23 +139,9 @@ def agency_problem(model: Any) -> tuple[DistanceProblem, AgencyLayout]:
             forced = req_f if model.every[a] else np.zeros(ma, dtype=bool)
             lo = max(int(model.desk_lo[a]), lo_f if model.every[a] else 0)
             blocks.append(Block(crows, wf[a], [d[a]], forced, lo, f"desk{a}"))
-    search = TwoTierSearch(
-        crows,
-        wf.sum(axis=0),
-        wr,
-        cost_full=cf + float(model.desk_cost[model.every].sum()),
-        cost_remote=cr_,
-        count_full=(lo_f, hi_f),
-        count_remote=(lo_r, hi_r),
-        budget_full=math.inf,
-        budget_remote=math.inf,
-        req_full=req_f,
-        req_remote=req_r,
-        cover=None,
-        cover_pen=None,
-        hard=True,
-    )
-    allowed = np.ones(ma, dtype=bool)
+    search = None
+    if not model.capacitated:
+        search = model._tier_search(crows, wf.sum(axis=0), wr, ((lo_f, hi_f), (lo_r, hi_r)))
     ints = base.integer
 
     def feasible(x: NDArray[np.float64]) -> bool:
@@ -208,26 +193,9 @@ def agency_problem(model: Any) -> tuple[DistanceProblem, AgencyLayout]:
             if got is None:
                 return None
             x[d[a][got]] = 1.0
-        x = complete(x)
-        return x if math.isfinite(evaluate(x)) else None
+        return complete(x)
 
-    def heuristic() -> NDArray[np.float64] | None:
-        if model.capacitated:
-            return None
-        return with_desks(search.improve(search.construct(allowed), allowed, swaps=False))
-
-    def improve(xf: NDArray[np.float64]) -> NDArray[np.float64] | None:
-        if model.capacitated:
-            return None
-        return with_desks(search.improve(search.from_fractional(xf[f], xf[r], allowed), allowed))
-
-    prob = DistanceProblem(
-        base=base,
-        blocks=blocks,
-        evaluate=evaluate,
-        complete=complete,
-        heuristic=heuristic,
-        improve=improve,
-        name=model.name,
-    )
-    return prob, AgencyLayout(f, r, d, flows)
+    layout = AgencyLayout(f, r, d, flows)
+    return model._tier_problem(
+        base, blocks, search, evaluate=evaluate, complete=complete, to_x=with_desks
+    ), layout

@@ -15,6 +15,8 @@ for rows served by ``l`` that ``j`` would take over.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
@@ -265,13 +267,13 @@ class TwoTierSearch:
         cost_remote: NDArray[np.float64],
         count_full: tuple[int, int],
         count_remote: tuple[int, int],
-        budget_full: float,
-        budget_remote: float,
         req_full: NDArray[np.bool_],
         req_remote: NDArray[np.bool_],
-        cover: NDArray[np.bool_] | None,
-        cover_pen: NDArray[np.float64] | None,
-        hard: bool,
+        budget_full: float = math.inf,
+        budget_remote: float = math.inf,
+        cover: NDArray[np.bool_] | None = None,
+        cover_pen: NDArray[np.float64] | None = None,
+        hard: bool = True,
     ) -> None:
         big = finite_big(cost, w_full + w_any)
         self.F = Flow(cost, w_full, big)

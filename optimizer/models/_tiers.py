@@ -9,7 +9,8 @@ engine's base MILP, and the site fields of a solution.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -17,8 +18,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from optimizer.errors import DataError
-from optimizer.models._base import LocationModel, Outcome, SolveContext
-from optimizer.models._engine import compact_milp, solve_distance
+from optimizer.models._distance import DistanceModel
+from optimizer.models._heuristics import TwoTierSearch
 from optimizer.models._inputs import (
     as_site_values,
     check_required_forbidden,
@@ -26,7 +27,7 @@ from optimizer.models._inputs import (
     site_names,
 )
 from optimizer.models._milp import Milp, MilpBuilder
-from optimizer.models._problem import DistanceProblem
+from optimizer.models._problem import Block, DistanceProblem
 
 __all__ = ["Count"]
 
@@ -59,7 +60,7 @@ def count_range(value: Count, *, name: str, m: int) -> tuple[int, int]:
     return lo, min(hi, m)
 
 
-class TieredModel(LocationModel):
+class TieredModel(DistanceModel):
     """Base of the models that choose full and remote points.
 
     Not a dataclass itself: each subclass declares the fields below in the
@@ -159,6 +160,7 @@ class TieredModel(LocationModel):
             integer=True,
             name="r",
         )
+        assert b.n_cols == 2 * ma, "the tier columns come first"
         ar = np.arange(ma)
         b.add_rows(np.r_[ar, ar], np.r_[f, r], 1.0, ma, lb=-np.inf, ub=1.0)
         b.add_row(f, np.ones(ma), lb=count_full[0], ub=count_full[1])
@@ -170,15 +172,81 @@ class TieredModel(LocationModel):
         cols = self.allowed_cols
         return np.isin(cols, self.required), np.isin(cols, self.required_remote)
 
-    def _problem(self) -> DistanceProblem:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _search_options(self) -> dict[str, Any]:
+        """Budgets and coverage standard the local search keeps (default: none)."""
+        return {}
 
-    def _solve(self, ctx: SolveContext) -> Outcome:
-        return solve_distance(self._problem(), ctx)
+    def _full_point_cost(self) -> float:
+        """Cost the local search adds to every full point on top of its site cost."""
+        return 0.0
 
-    def _full_milp(self) -> Milp:
-        milp, _ = compact_milp(self._problem())
-        return milp
+    def _tier_search(
+        self,
+        crows: NDArray[np.float64],
+        w_full: NDArray[np.float64],
+        w_any: NDArray[np.float64],
+        counts: tuple[tuple[int, int], tuple[int, int]],
+    ) -> TwoTierSearch:
+        """Local search over the allowed sites (rows ``crows``) within ``counts`` (full, remote)."""
+        cols = self.allowed_cols
+        req_f, req_r = self._required_masks()
+        return TwoTierSearch(
+            crows,
+            w_full,
+            w_any,
+            cost_full=self.site_cost_full[cols] + self._full_point_cost(),
+            cost_remote=self.site_cost_remote[cols],
+            count_full=counts[0],
+            count_remote=counts[1],
+            req_full=req_f,
+            req_remote=req_r,
+            **self._search_options(),
+        )
+
+    def _tier_problem(
+        self,
+        base: Milp,
+        blocks: list[Block],
+        search: TwoTierSearch | None,
+        *,
+        evaluate: Callable[[NDArray[np.float64]], float],
+        complete: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+        to_x: Callable[[NDArray[np.int64]], NDArray[np.float64] | None],
+    ) -> DistanceProblem:
+        """Return the engine problem, with the local search as heuristic and LP rounding.
+
+        ``to_x`` turns site states (0 closed, 1 full, 2 remote) into base values
+        (or ``None``); the ``f`` and ``r`` columns are the first of ``base``, as
+        :meth:`_tier_columns` adds them. Without a ``search`` the engine starts
+        without an incumbent.
+        """
+        ma = self.allowed_cols.size
+        allowed = np.ones(ma, dtype=bool)
+
+        def priced(x: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+            return x if x is not None and math.isfinite(evaluate(x)) else None
+
+        def heuristic() -> NDArray[np.float64] | None:
+            if search is None:
+                return None
+            # construction and cheap moves only: the LP rounding does the rest
+            return priced(to_x(search.improve(search.construct(allowed), allowed, swaps=False)))
+
+        def improve(xf: NDArray[np.float64]) -> NDArray[np.float64] | None:
+            if search is None:
+                return None
+            start = search.from_fractional(xf[:ma], xf[ma : 2 * ma], allowed)
+            return priced(to_x(search.improve(start, allowed)))
+
+        return DistanceProblem(
+            base=base,
+            blocks=blocks,
+            evaluate=evaluate,
+            complete=complete,
+            heuristic=heuristic,
+            improve=improve,
+            name=self.name,
+        )
 
     # results -----------------------------------------------------------------------------
 

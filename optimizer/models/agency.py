@@ -316,6 +316,10 @@ class AgencyTwoTier(TieredModel):
     def _check_budget(self) -> None:
         check_budget(self)
 
+    def _full_point_cost(self) -> float:
+        # the desks of the agencies present at every full point come with each full point
+        return float(self.desk_cost[self.every].sum())
+
     # engine data -------------------------------------------------------------------------
 
     def _rows(self) -> tuple[RowGroups, NDArray[np.float64]]:

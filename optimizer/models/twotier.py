@@ -12,7 +12,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from optimizer.errors import DataError
 from optimizer.models._base import nearest_open
-from optimizer.models._heuristics import TwoTierSearch
 from optimizer.models._inputs import (
     RowGroups,
     TravelTimeParts,
@@ -343,6 +342,16 @@ class TwoTier(TieredModel):
                     parameter=f"budget_{label}",
                 )
 
+    def _search_options(self) -> dict[str, Any]:
+        cover, pen = self._cover_sets()
+        return {
+            "budget_full": self.budget_full,
+            "budget_remote": self.budget_remote,
+            "cover": cover if cover.shape[0] else None,
+            "cover_pen": pen,
+            "hard": self.coverage != "soft",
+        }
+
     def _coverage_rows(self) -> NDArray[np.int64]:
         return np.nonzero((self.w_full > 0) | (self.w_remote > 0))[0]
 
@@ -431,23 +440,7 @@ class TwoTier(TieredModel):
             Block(crows, wf, [f], req_f, lo_f, "full"),
             Block(crows, wr, [f, r], req_f | req_r, min_any, "any"),
         ]
-        search = TwoTierSearch(
-            crows,
-            wf,
-            wr,
-            cost_full=cf,
-            cost_remote=cr_,
-            count_full=(lo_f, hi_f),
-            count_remote=(lo_r, hi_r),
-            budget_full=self.budget_full,
-            budget_remote=self.budget_remote,
-            req_full=req_f,
-            req_remote=req_r,
-            cover=cover if cover.shape[0] else None,
-            cover_pen=pen,
-            hard=not soft,
-        )
-        allowed = np.ones(ma, dtype=bool)
+        search = self._tier_search(crows, wf, wr, ((lo_f, hi_f), (lo_r, hi_r)))
         nb = base.n_cols
 
         def state_to_x(t: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -484,26 +477,8 @@ class TwoTier(TieredModel):
                     val += float(w[pos] @ crows[pos][:, mask].min(axis=1))
             return val
 
-        def heuristic() -> NDArray[np.float64] | None:
-            # construction and cheap moves only: the LP rounding below does the rest
-            t = search.improve(search.construct(allowed), allowed, swaps=False)
-            x = state_to_x(t)
-            return x if math.isfinite(evaluate(x)) else None
-
-        def improve(xf: NDArray[np.float64]) -> NDArray[np.float64] | None:
-            t = search.improve(search.from_fractional(xf[f], xf[r], allowed), allowed)
-            x = state_to_x(t)
-            return x if math.isfinite(evaluate(x)) else None
-
-        self._cache["cols"] = (f, r)
-        return DistanceProblem(
-            base=base,
-            blocks=blocks,
-            evaluate=evaluate,
-            complete=complete,
-            heuristic=heuristic,
-            improve=improve,
-            name=self.name,
+        return self._tier_problem(
+            base, blocks, search, evaluate=evaluate, complete=complete, to_x=state_to_x
         )
 
     def _solution_fields(self, x_sites: NDArray[np.float64]) -> dict[str, Any]:
