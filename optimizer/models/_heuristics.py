@@ -114,8 +114,7 @@ def greedy_add(
 ) -> NDArray[np.int64]:
     """Add ``count`` sites one by one, each time the one with the best net saving."""
     cur = list(open_cols.tolist())
-    avail = allowed.copy()
-    avail[cur] = False
+    avail = _closed_allowed(allowed, np.asarray(cur, dtype=np.int64))
     d1, _, _ = flow.state(np.asarray(cur, dtype=np.int64))
     for _ in range(count):
         if not avail.any():
@@ -144,18 +143,41 @@ def interchange(
     if sites.size == 0 or flow.n == 0:
         return sites
     for _ in range(max_iter):
-        d1, d2, phi = flow.state(sites)
-        delta = flow.swap_delta(d1, d2, phi, sites.size)
-        closed_ok = allowed.copy()
-        closed_ok[sites] = False
-        delta[:, ~closed_ok] = np.inf
-        delta[fixed[sites], :] = np.inf
-        k = np.unravel_index(int(np.argmin(delta)), delta.shape)
-        base = float(flow.w @ d1)
-        if not delta[k] < -1e-10 * max(1.0, abs(base)):
+        state = flow.state(sites)
+        delta, pos, j = _best_swap(flow, sites, state, _closed_allowed(allowed, sites), fixed)
+        base = float(flow.w @ state[0])
+        if not delta < -1e-10 * max(1.0, abs(base)):
             break
-        sites[k[0]] = k[1]
+        sites[pos] = j
     return np.sort(sites)
+
+
+def _closed_allowed(allowed: NDArray[np.bool_], sites: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Return the allowed sites that are not among the open ``sites``."""
+    out = allowed.copy()
+    out[sites] = False
+    return out
+
+
+def _best_swap(
+    flow: Flow,
+    sites: NDArray[np.int64],
+    state: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]],
+    closed_ok: NDArray[np.bool_],
+    fixed: NDArray[np.bool_],
+    site_cost: NDArray[np.float64] | None = None,
+) -> tuple[float, int, int]:
+    """Best swap of an open site for a closed allowed one: ``(cost change, position, site)``.
+
+    ``state`` is :meth:`Flow.state` of ``sites``; open sites marked ``fixed`` stay.
+    """
+    sw = flow.swap_delta(*state, sites.size)
+    if site_cost is not None:
+        sw += site_cost[None, :] - site_cost[sites][:, None]
+    sw[:, ~closed_ok] = np.inf
+    sw[fixed[sites], :] = np.inf
+    k = np.unravel_index(int(np.argmin(sw)), sw.shape)
+    return float(sw[k]), int(k[0]), int(k[1])
 
 
 def pmedian_heuristic(flow: Flow, p: int, required: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -193,8 +215,7 @@ def ufl_local_search(
         d1, d2, phi = flow.state(sites)
         base = float(flow.w @ d1) + float(site_cost[sites].sum())
         tol = 1e-10 * max(1.0, abs(base))
-        closed_ok = allowed.copy()
-        closed_ok[sites] = False
+        closed_ok = _closed_allowed(allowed, sites)
         add = -flow.gain(d1) + site_cost
         add[~closed_ok] = np.inf
         best = ("none", float(-tol), -1, -1)
@@ -208,13 +229,9 @@ def ufl_local_search(
             if drop[l_] < best[1]:
                 best = ("drop", float(drop[l_]), -1, l_)
         if sites.size >= 1 and flow.n:
-            sw = flow.swap_delta(d1, d2, phi, sites.size)
-            sw += site_cost[None, :] - site_cost[sites][:, None]
-            sw[:, ~closed_ok] = np.inf
-            sw[fixed[sites], :] = np.inf
-            k = np.unravel_index(int(np.argmin(sw)), sw.shape)
-            if sw[k] < best[1]:
-                best = ("swap", float(sw[k]), int(k[1]), int(k[0]))
+            delta, pos, j = _best_swap(flow, sites, (d1, d2, phi), closed_ok, fixed, site_cost)
+            if delta < best[1]:
+                best = ("swap", delta, j, pos)
         kind, _, j, l_ = best
         if kind == "none":
             break
@@ -238,9 +255,7 @@ def ufl_heuristic(
     while True:
         d1, _, _ = flow.state(sites)
         g = flow.gain(d1) - site_cost
-        avail = allowed.copy()
-        avail[sites] = False
-        g[~avail] = -np.inf
+        g[~_closed_allowed(allowed, sites)] = -np.inf
         j = int(np.argmax(g))
         if not g[j] > 0:
             break

@@ -144,21 +144,12 @@ class TieredModel(DistanceModel):
         cols = self.allowed_cols
         ma = cols.size
         req_f, req_r = self._required_masks()
-        f = b.add_cols(
-            ma,
-            cost=self.site_cost_full[cols],
-            lb=req_f.astype(float),
-            ub=1.0,
-            integer=True,
-            name="f",
-        )
-        r = b.add_cols(
-            ma,
-            cost=self.site_cost_remote[cols],
-            lb=req_r.astype(float),
-            ub=1.0,
-            integer=True,
-            name="r",
+        f, r = (
+            b.add_cols(ma, cost=costs[cols], lb=req.astype(float), ub=1.0, integer=True, name=name)
+            for name, costs, req in (
+                ("f", self.site_cost_full, req_f),
+                ("r", self.site_cost_remote, req_r),
+            )
         )
         assert b.n_cols == 2 * ma, "the tier columns come first"
         ar = np.arange(ma)
