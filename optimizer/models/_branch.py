@@ -229,15 +229,19 @@ def _node_lp(
             return obj, x, rc, False
 
 
-def reduced_cost_fixing(
-    master: Master,
-    ints: NDArray[np.int64],
-    x_lp: NDArray[np.float64],
-    rc: NDArray[np.float64],
-    ub: float,
-    lb: float,
-) -> int:
+@dataclass
+class Root:
+    """The root LP of the master: its integer columns, their reduced costs, the incumbent value."""
+
+    master: Master
+    ints: NDArray[np.int64]
+    rc: NDArray[np.float64]
+    ub: float
+
+
+def reduced_cost_fixing(root: Root, x_lp: NDArray[np.float64], lb: float) -> int:
     """Fix integer columns whose reduced cost exceeds the gap (valid for any better solution)."""
+    master, ints, rc, ub = root.master, root.ints, root.rc, root.ub
     xv = x_lp[ints]
     lim = ub - lb + 1e-7 * max(1.0, abs(ub))
     at_lo = (xv <= 1e-9) & (rc > lim)
@@ -253,16 +257,9 @@ def reduced_cost_fixing(
     return n
 
 
-def probe(
-    master: Master,
-    ints: NDArray[np.int64],
-    best_x: NDArray[np.float64],
-    rc: NDArray[np.float64],
-    ub: float,
-    budget: float,
-    ctx: SolveContext,
-) -> int:
+def probe(root: Root, best_x: NDArray[np.float64], budget: float, ctx: SolveContext) -> int:
     """Fix to 0 the integer columns whose forced opening lifts the LP bound above ``ub``."""
+    master, ints, rc, ub = root.master, root.ints, root.rc, root.ub
     lp = master.h.getLp()
     lo = np.asarray(lp.col_lower_)[ints]
     hi = np.asarray(lp.col_upper_)[ints]

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from optimizer.errors import SolverError
 from optimizer.models._backends import run_cbc, run_highs
 from optimizer.models._base import Outcome, SolveContext, raise_no_solution, raise_solver_infeasible
-from optimizer.models._branch import branch_and_bound, probe, reduced_cost_fixing
+from optimizer.models._branch import Root, branch_and_bound, probe, reduced_cost_fixing
 from optimizer.models._levels import Nodes, add_nodes_to_builder, elloumi_nodes, node_values
 from optimizer.models._master import Master
 from optimizer.models._milp import Milp, MilpBuilder
@@ -243,7 +243,7 @@ def solve_benders(
         purged = master.purge()
         logger.debug("%s: purged %d slack cuts", prob.name, purged)
         if rc is not None:
-            fixed += reduced_cost_fixing(master, ints, x_lp, rc, ub, lb)
+            fixed += reduced_cost_fixing(Root(master, ints, rc, ub), x_lp, lb)
             if reduce and best_x is not None:
                 lp = master.h.getLp()
                 red = restrict(prob, np.asarray(lp.col_lower_)[:nb], np.asarray(lp.col_upper_)[:nb])
@@ -269,7 +269,7 @@ def solve_benders(
             if rem is not None:
                 budget = min(budget, 0.25 * rem)
             order_rc = rc if rc is not None else np.zeros(ints.size)
-            fixed += probe(master, ints, best_x, order_rc, ub, budget, ctx)
+            fixed += probe(Root(master, ints, order_rc, ub), best_x, budget, ctx)
     logger.debug(
         "%s: fixed %d of %d integer columns, %.2fs",
         prob.name,

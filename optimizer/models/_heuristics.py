@@ -130,28 +130,6 @@ def greedy_add(
     return np.asarray(cur, dtype=np.int64)
 
 
-def interchange(
-    flow: Flow,
-    open_cols: NDArray[np.int64],
-    allowed: NDArray[np.bool_],
-    fixed: NDArray[np.bool_],
-    *,
-    max_iter: int = 500,
-) -> NDArray[np.int64]:
-    """Best-improvement swap search with a fixed number of open sites."""
-    sites = np.asarray(open_cols, dtype=np.int64).copy()
-    if sites.size == 0 or flow.n == 0:
-        return sites
-    for _ in range(max_iter):
-        state = flow.state(sites)
-        delta, pos, j = _best_swap(flow, sites, state, _closed_allowed(allowed, sites), fixed)
-        base = float(flow.w @ state[0])
-        if not delta < -1e-10 * max(1.0, abs(base)):
-            break
-        sites[pos] = j
-    return np.sort(sites)
-
-
 def _closed_allowed(allowed: NDArray[np.bool_], sites: NDArray[np.int64]) -> NDArray[np.bool_]:
     """Return the allowed sites that are not among the open ``sites``."""
     out = allowed.copy()
@@ -185,7 +163,7 @@ def pmedian_heuristic(flow: Flow, p: int, required: NDArray[np.bool_]) -> NDArra
     allowed = np.ones(flow.m, dtype=bool)
     req = np.nonzero(required)[0]
     sites = greedy_add(flow, req, allowed, p - req.size)
-    return interchange(flow, sites, allowed, required)
+    return local_search(flow, sites, allowed, required)
 
 
 def pmedian_from_fractional(
@@ -197,37 +175,48 @@ def pmedian_from_fractional(
     score = np.where(allowed & ~required, y, -np.inf)
     extra = np.argsort(-score, kind="stable")[: p - req.size]
     sites = np.concatenate([req, extra]).astype(np.int64)
-    return interchange(flow, sites, allowed, required)
+    return local_search(flow, sites, allowed, required)
 
 
-def ufl_local_search(
+def local_search(
     flow: Flow,
     open_cols: NDArray[np.int64],
     allowed: NDArray[np.bool_],
     fixed: NDArray[np.bool_],
-    site_cost: NDArray[np.float64],
     *,
-    max_iter: int = 1000,
+    site_cost: NDArray[np.float64] | None = None,
+    max_iter: int | None = None,
 ) -> NDArray[np.int64]:
-    """Add / drop / swap search for the fixed-charge problem (at least one site open)."""
+    """Best-improvement local search from ``open_cols``; open sites marked ``fixed`` stay.
+
+    Without ``site_cost``: swaps only, so the number of open sites stays (the
+    p-median interchange, at most 500 rounds). With ``site_cost``: add, drop and
+    swap moves for the fixed-charge problem, at least one site open (at most
+    1000 rounds).
+    """
     sites = np.asarray(open_cols, dtype=np.int64).copy()
+    swaps_only = site_cost is None
+    if swaps_only and (sites.size == 0 or flow.n == 0):
+        return sites
+    if max_iter is None:
+        max_iter = 500 if swaps_only else 1000
     for _ in range(max_iter):
         d1, d2, phi = flow.state(sites)
-        base = float(flow.w @ d1) + float(site_cost[sites].sum())
-        tol = 1e-10 * max(1.0, abs(base))
+        base = float(flow.w @ d1) + (0.0 if site_cost is None else float(site_cost[sites].sum()))
         closed_ok = _closed_allowed(allowed, sites)
-        add = -flow.gain(d1) + site_cost
-        add[~closed_ok] = np.inf
-        best = ("none", float(-tol), -1, -1)
-        j = int(np.argmin(add))
-        if add[j] < best[1]:
-            best = ("add", float(add[j]), j, -1)
-        if sites.size >= 2:
-            drop = flow.loss(d1, d2, phi, sites.size) - site_cost[sites]
-            drop[fixed[sites]] = np.inf
-            l_ = int(np.argmin(drop))
-            if drop[l_] < best[1]:
-                best = ("drop", float(drop[l_]), -1, l_)
+        best = ("none", float(-1e-10 * max(1.0, abs(base))), -1, -1)
+        if site_cost is not None:
+            add = -flow.gain(d1) + site_cost
+            add[~closed_ok] = np.inf
+            j = int(np.argmin(add))
+            if add[j] < best[1]:
+                best = ("add", float(add[j]), j, -1)
+            if sites.size >= 2:
+                drop = flow.loss(d1, d2, phi, sites.size) - site_cost[sites]
+                drop[fixed[sites]] = np.inf
+                l_ = int(np.argmin(drop))
+                if drop[l_] < best[1]:
+                    best = ("drop", float(drop[l_]), -1, l_)
         if sites.size >= 1 and flow.n:
             delta, pos, j = _best_swap(flow, sites, (d1, d2, phi), closed_ok, fixed, site_cost)
             if delta < best[1]:
@@ -260,7 +249,7 @@ def ufl_heuristic(
         if not g[j] > 0:
             break
         sites = np.append(sites, j)
-    return ufl_local_search(flow, sites, allowed, required, site_cost)
+    return local_search(flow, sites, allowed, required, site_cost=site_cost)
 
 
 class TwoTierSearch:

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from optimizer.models._base import LocationModel
-from optimizer.models._heuristics import Flow, ufl_heuristic, ufl_local_search
+from optimizer.models._heuristics import Flow, local_search, ufl_heuristic
 from optimizer.models._inputs import as_site_values
 from optimizer.models._median import MedianModel
 
@@ -94,4 +94,4 @@ class FixedCharge(SiteCosts, MedianModel):
         sites = np.nonzero((y >= 0.5) | req)[0]
         if sites.size == 0:
             sites = np.array([int(np.argmax(y))])
-        return ufl_local_search(flow, sites, np.ones(y.size, dtype=bool), req, fc)
+        return local_search(flow, sites, np.ones(y.size, dtype=bool), req, site_cost=fc)
