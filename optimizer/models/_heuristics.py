@@ -324,24 +324,19 @@ class TwoTierSearch:
 
     def construct(self, allowed: NDArray[np.bool_]) -> NDArray[np.int64]:
         """Open the required sites, then add greedily up to the minimum counts."""
+        return self.construct_from(self._required_state(), allowed)
+
+    def _required_state(self) -> NDArray[np.int64]:
         t = np.zeros(self.m, dtype=np.int64)
         t[self.req_full] = 1
         t[self.req_remote] = 2
-        for tier, (lo, _) in ((1, self.count_full), (2, self.count_remote)):
-            while int((t == tier).sum()) < lo:
-                j = self._best_add(t, allowed, tier)
-                if j < 0:
-                    break
-                t[j] = tier
         return t
 
     def from_fractional(
         self, f: NDArray[np.float64], r: NDArray[np.float64], allowed: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
         """Round LP values tier by tier (largest first, within counts and budgets)."""
-        t = np.zeros(self.m, dtype=np.int64)
-        t[self.req_full] = 1
-        t[self.req_remote] = 2
+        t = self._required_state()
         for tier, vals, (lo, hi), costs, budget in (
             (1, f, self.count_full, self.cf, self.budget_full),
             (2, r, self.count_remote, self.cr, self.budget_remote),
