@@ -494,6 +494,27 @@ class TwoTierSearch:
                 cov = drop_cov[open_][:, None] + add_cov[None, :] - both.T @ self.N
             else:
                 cov = np.zeros((open_.size, self.m))
+
+            def swap_within(
+                tier: int,
+                sites: NDArray[np.int64],
+                extra: NDArray[np.float64] | float,
+                costs: NDArray[np.float64],
+                spent: float,
+                budget: float,
+                req: NDArray[np.bool_],
+            ) -> None:
+                # close one site of the tier and open a closed one in the same tier
+                rows = np.array([pos_a[int(j)] for j in sites])
+                d = extra + da[rows] + cov[rows] + costs[None, :] - costs[sites][:, None]
+                ok = closed[None, :] & (
+                    spent - costs[sites][:, None] + costs[None, :] <= budget + 1e-9
+                )
+                ok &= ~req[sites][:, None]
+                d = np.where(ok, d, np.inf)
+                k = np.unravel_index(int(np.argmin(d)), d.shape)
+                consider(float(d[k]), [(int(sites[k[0]]), 0), (int(k[1]), tier)])
+
             if nf:
                 dfull = (
                     self.F.swap_delta(d1f, d2f, phif, nf) if self.F.n else np.zeros((nf, self.m))
@@ -514,23 +535,7 @@ class TwoTierSearch:
                     d = np.where(ok, d, np.inf)
                     k = np.unravel_index(int(np.argmin(d)), d.shape)
                     consider(float(d[k]), [(int(full[k[0]]), 2), (int(rem[k[1]]), 1)])
-                rows = np.array([pos_a[int(j)] for j in full])
-                d = dfull + da[rows] + cov[rows] + self.cf[None, :] - self.cf[full][:, None]
-                ok = closed[None, :] & (
-                    spent_f - self.cf[full][:, None] + self.cf[None, :] <= self.budget_full + 1e-9
-                )
-                ok &= ~self.req_full[full][:, None]
-                d = np.where(ok, d, np.inf)
-                k = np.unravel_index(int(np.argmin(d)), d.shape)
-                consider(float(d[k]), [(int(full[k[0]]), 0), (int(k[1]), 1)])
+                swap_within(1, full, dfull, self.cf, spent_f, self.budget_full, self.req_full)
             if nr:
-                rows = np.array([pos_a[int(j)] for j in rem])
-                d = da[rows] + cov[rows] + self.cr[None, :] - self.cr[rem][:, None]
-                ok = closed[None, :] & (
-                    spent_r - self.cr[rem][:, None] + self.cr[None, :] <= self.budget_remote + 1e-9
-                )
-                ok &= ~self.req_remote[rem][:, None]
-                d = np.where(ok, d, np.inf)
-                k = np.unravel_index(int(np.argmin(d)), d.shape)
-                consider(float(d[k]), [(int(rem[k[0]]), 0), (int(k[1]), 2)])
+                swap_within(2, rem, 0.0, self.cr, spent_r, self.budget_remote, self.req_remote)
         return best[1] or None
