@@ -9,6 +9,7 @@ work in any worktree does not leak into it.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import json
 import os
@@ -18,11 +19,32 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["REPO", "export_revision", "run_in_child"]
+__all__ = ["REPO", "child_result", "export_revision", "parse_or_run_child", "run_in_child"]
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def parse_or_run_child(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    child: Callable[[dict], None],
+) -> argparse.Namespace | None:
+    """Parse ``argv`` with ``--json`` and ``--child`` added; in a child, run it and return None.
+
+    ``--json PATH`` asks the benchmark to write its results there too. ``--child
+    PAYLOAD`` is how :func:`run_in_child` starts the script: ``child`` gets the
+    parsed payload and the caller should then exit with status 0.
+    """
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(json.loads(args.child))
+        return None
+    return args
 
 
 def export_revision(revision: str) -> Path:
@@ -69,6 +91,11 @@ def run_in_child(
         )
     except subprocess.TimeoutExpired:
         return {"status": f"killed at {timeout:.0f} s", "seconds": time.perf_counter() - t0}
+    return child_result(proc, t0)
+
+
+def child_result(proc: subprocess.CompletedProcess[str], t0: float) -> dict:
+    """The ``RESULT <json>`` line of a finished child, or its crash (started at ``t0``)."""
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])

@@ -29,7 +29,7 @@ import pandas as pd
 from optimizer.batch import run_batch
 from optimizer.scenario import load_scenario
 from optimizer.settings import get_settings
-from optimizer.synthetic import write_national_bundles
+from optimizer.sources.synthetic import write_national_bundles
 
 FINLAND = Path(__file__).resolve().parents[2] / "shared" / "data" / "finland"
 

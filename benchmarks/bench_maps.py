@@ -35,6 +35,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from maptools import map_cells  # the cells layer the map draws, shared with the map tests
+
 from optimizer.maps import map_html, map_solution
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,22 +82,15 @@ def national_grid(
     full_minutes = d[:, full_now].min(axis=1) / 1000
     base_minutes = d[:, base == "full"].min(axis=1) / 1000
     ids = np.array([f"s{k}" for k in range(n_sites)], dtype=object)
-    cells = gpd.GeoDataFrame(
-        {
-            "population": rng.integers(1, 500, n_cells).astype(float),
-            "nearest_full_minutes": full_minutes,
-            "nearest_any_minutes": any_minutes,
-            "baseline_full_minutes": base_minutes,
-            "baseline_any_minutes": base_minutes,
-            "change_full_minutes": full_minutes - base_minutes,
-            "change_any_minutes": any_minutes - base_minutes,
-            "full_site_id": ids[full_now[d[:, full_now].argmin(axis=1)]],
-            "any_site_id": ids[open_now[d[:, open_now].argmin(axis=1)]],
-            "municipality": "Suomi",
-        },
-        geometry=geoms,
-        crs="EPSG:3067",
-        index=[f"{x // 1000}:{y // 1000}" for x, y in ij],
+    cells = map_cells(
+        geoms,
+        [f"{x // 1000}:{y // 1000}" for x, y in ij],
+        population=rng.integers(1, 500, n_cells).astype(float),
+        minutes=(full_minutes, any_minutes),
+        baseline_minutes=(base_minutes, base_minutes),
+        full_site_id=ids[full_now[d[:, full_now].argmin(axis=1)]],
+        any_site_id=ids[open_now[d[:, open_now].argmin(axis=1)]],
+        municipality="Suomi",
     )
     sites = gpd.GeoDataFrame(
         {

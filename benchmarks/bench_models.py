@@ -47,6 +47,7 @@ from scipy.sparse.csgraph import dijkstra, shortest_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _baseline import child_result, parse_or_run_child
 from _roads import road_points
 
 __all__ = ["orlib_instance", "road_instance"]
@@ -262,11 +263,7 @@ def in_child(spec: dict, who: str, limit: float, grace: float) -> dict:
             "status": f"killed at {limit + grace:.0f} s{note}",
             "seconds": time.perf_counter() - t0,
         }
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-    return {"status": f"crashed: {tail[0][:160]}", "seconds": time.perf_counter() - t0}
+    return child_result(proc, t0)
 
 
 # --------------------------------------------------------------------------------------
@@ -299,11 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-ours", type=float, default=120.0)
     ap.add_argument("--limit-big", type=float, default=120.0, help="competitor limit, 2k/20k cases")
     ap.add_argument("--limit-orlib", type=float, default=60.0, help="competitor limit, OR-Library")
-    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
-    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child:
-        child(json.loads(args.child))
+    args = parse_or_run_child(ap, argv, child)
+    if args is None:
         return 0
     try:
         import pbp_pmedian  # noqa: F401

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _baseline import REPO, export_revision, run_in_child
+from _baseline import REPO, export_revision, parse_or_run_child, run_in_child
 from bench_models import ORLIB, orlib_instance, orlib_optima
 
 NAMES = [f"pmed{k}" for k in range(1, 41)]
@@ -61,11 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", default="main", help="git revision of the baseline")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--cpu", type=int, default=None, help="pin the children to this core")
-    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
-    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child:
-        child(json.loads(args.child))
+    args = parse_or_run_child(ap, argv, child)
+    if args is None:
         return 0
     if not ORLIB.exists():
         print(f"{ORLIB} is missing: the OR-Library instances live in ../shared/data/orlib")

@@ -7,14 +7,25 @@ default) this times, from scratch:
   (pyogrio straight into arrays) against ``network_from_gpkg`` (the networkx
   graph in osmnx conventions), each in a fresh interpreter so that import
   time counts, and reports whether osmnx or networkx got imported;
-* **travel times** for ``--cells`` x ``--sites``: the engine
-  (``prepare_graph`` + ``travel_time_matrix``, dense minutes and km) with 1
-  and 2 worker processes, against scipy's Dijkstra called directly on the
-  same CSR matrix (snap with a k-d tree, one Dijkstra from the sites on the
-  reversed graph with predecessors, gather the times: the floor for the same
-  times) and against the networkx loop (one
-  ``single_source_dijkstra_path_length`` per site on the reversed graph,
-  timed on ``--nx-sites`` sites and extrapolated);
+* **travel times** for ``--cells`` x ``--sites``, dense minutes *and* km:
+  the engine (``travel_time_matrix`` on a prepared graph) with 1 and 2
+  worker processes against two floors that call scipy directly on the very
+  CSR matrices the engine built (CSR build outside every timing; centroids,
+  k-d tree snapping and gathering the cells x sites arrays inside):
+
+  - the **times floor**: one ``dijkstra`` from the sites on the reversed CSR
+    without predecessors, gather the times (no km: the least any answer
+    costs);
+  - the **same-outputs floor**: ``dijkstra`` with predecessors, gather the
+    times *and* the km along each predecessor tree (each tree edge's length
+    found by comparing the predecessor with the node's few stored edges,
+    summed by pointer jumping, written here in plain numpy);
+
+  plus the end-to-end engine (``prepare_graph`` from a ``RoadNetwork`` +
+  ``travel_time_matrix`` with the default ``workers``) and the networkx loop
+  (one ``single_source_dijkstra_path_length`` per site on the reversed
+  graph, timed on ``--nx-sites`` sites and extrapolated). Every line carries
+  the load average, since the machine may be shared;
 * the **door-to-door car model** (``car=CarModel()``) against the plain engine.
 
 Run: ``python benchmarks/bench_roads.py`` (a few minutes); ``--quick`` for a
@@ -24,11 +35,15 @@ small smoke run.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +57,12 @@ sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]  # t
 from bench_travel_times import grid_cells, road_like_graph, site_points  # noqa: E402
 
 from optimizer.network import RoadNetwork, write_roads  # noqa: E402
-from optimizer.traveltimes import CarModel, prepare_graph, travel_time_matrix  # noqa: E402
+from optimizer.traveltimes import (  # noqa: E402
+    CarModel,
+    RoadIndex,
+    prepare_graph,
+    travel_time_matrix,
+)
 
 _LOAD = """
 import json, sys, time
@@ -68,29 +88,92 @@ def load_in_fresh_process(name: str, path: Path) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def timed(fn: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
+def timed(fn: Any, repeat: int = 1) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` calls of ``fn`` and the last output."""
+    best, out = np.inf, None
+    for _ in range(repeat):
+        wall, _cpu, out = measured(fn)
+        best = min(best, wall)
+    return best, out
+
+
+def measured(fn: Any) -> tuple[float, float, Any]:
+    """Wall and CPU seconds of one call (CPU of this process and of its waited-for children)."""
+
+    def cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    gc.collect()
+    c0, t0 = cpu(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - start, out
+    return time.perf_counter() - t0, cpu() - c0, out
 
 
-def scipy_floor(graph: nx.MultiDiGraph, cells: Any, sites: Any) -> float:
-    """Snap + one scipy Dijkstra from the sites on the reversed CSR + gather: the floor."""
-    index = prepare_graph(graph)  # the same CSR matrices, built outside the timing
+def load() -> str:
+    """The 1-minute load average, for every timed line."""
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+@dataclass
+class Best:
+    """Best wall and CPU seconds of one method over interleaved rounds, and the loads seen."""
+
+    wall: float = np.inf
+    cpu: float = np.inf
+    loads: list[float] = field(default_factory=list)
+    out: Any = None
+
+
+def tree_km(forward: Any, lengths: np.ndarray, pred: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Km from every tree root to ``cols``, trees given by predecessors on the reversed graph.
+
+    The tree edge into node ``v`` is the road edge ``v -> pred[v]``: row ``v`` of the
+    forward CSR, found by comparing ``pred[v]`` with each of the row's stored columns.
+    """
+    n = forward.shape[0]
+    indptr = forward.indptr.astype(np.int64)
+    degree = np.diff(indptr)
+    slots = []
+    for k in range(int(degree.max())):
+        at = np.minimum(indptr[:-1] + k, len(forward.indices) - 1)
+        slots.append((np.where(degree > k, forward.indices[at], -1), lengths[at]))
+    own = np.arange(n)
+    out = np.empty((len(pred), len(cols)))
+    for row, parent in enumerate(pred):
+        step = np.zeros(n)
+        for column, metres in slots:
+            np.copyto(step, metres, where=column == parent)
+        ancestor = np.where(parent >= 0, parent, own)
+        while True:
+            nxt = ancestor[ancestor]
+            if np.array_equal(nxt, ancestor):
+                break
+            step += step[ancestor]
+            ancestor = nxt
+        out[row] = step[cols] / 1000.0
+    return out
+
+
+def scipy_floor(index: Any, cells: Any, sites: Any, *, km: bool) -> Any:
+    """Centroids, snap, scipy Dijkstra from the sites on the reversed CSR, gather (+ km)."""
     reverse = index.reverse.matrix
     core_xy = index.xy[index.scc_nodes]
 
-    def run() -> np.ndarray:
+    def run() -> tuple[np.ndarray, np.ndarray | None]:
         tree = cKDTree(core_xy)
         cxy = shapely.get_coordinates(shapely.centroid(np.asarray(cells.geometry.values)))
         sxy = shapely.get_coordinates(np.asarray(sites.geometry.values))
         cell_nodes = index.scc_nodes[tree.query(cxy)[1]]
         site_nodes = index.scc_nodes[tree.query(sxy)[1]]
-        dist, _pred = dijkstra(reverse, indices=site_nodes, return_predecessors=True)
-        return dist[:, cell_nodes].T
+        if not km:
+            return dijkstra(reverse, indices=site_nodes)[:, cell_nodes].T / 60.0, None
+        dist, pred = dijkstra(reverse, indices=site_nodes, return_predecessors=True)
+        kms = tree_km(index.forward.matrix, index.forward.lengths, pred, cell_nodes)
+        return dist[:, cell_nodes].T / 60.0, kms.T
 
-    seconds, _ = timed(run)
-    return seconds
+    return run
 
 
 def networkx_loop(graph: nx.MultiDiGraph, cells: Any, sites: Any, n_sites: int) -> float:
@@ -113,14 +196,25 @@ def networkx_loop(graph: nx.MultiDiGraph, cells: Any, sites: Any, n_sites: int) 
     return seconds * len(sites) / n_sites
 
 
-def engine(graph: nx.MultiDiGraph, cells: Any, sites: Any, **kwargs: Any) -> float:
-    def run() -> None:
-        index = prepare_graph(graph, car=kwargs.pop("car", None))
-        result = travel_time_matrix(index, cells, sites, use_cache=False, **kwargs)
-        _ = result.minutes, result.km
+def engine(source: Any, cells: Any, sites: Any, **kwargs: Any) -> Any:
+    """``travel_time_matrix`` on ``source`` (an index, or roads prepared inside the timing)."""
+    car = kwargs.pop("car", None)
 
-    seconds, _ = timed(run)
-    return seconds
+    def run() -> Any:
+        index = source if isinstance(source, RoadIndex) else prepare_graph(source, car=car)
+        result = travel_time_matrix(index, cells, sites, use_cache=False, car=car, **kwargs)
+        _ = result.minutes, result.km
+        return result
+
+    return run
+
+
+def network_part(result: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The network leg of a result: minutes and km without the access legs."""
+    dest = result.destination_snap
+    minutes = result.minutes - result.origin_offset_minutes[:, None]
+    km = result.km - result.origin_offset_km[:, None]
+    return minutes - dest["access_minutes"].to_numpy(), km - dest["access_km"].to_numpy()
 
 
 def main() -> None:
@@ -129,6 +223,7 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=50_000)
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--nx-sites", type=int, default=5, help="sites timed with networkx")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many timings")
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     args = parser.parse_args()
     if args.quick:
@@ -149,19 +244,52 @@ def main() -> None:
 
     cells = grid_cells(graph, args.cells, seed=1)
     sites = site_points(graph, args.sites, seed=2)
-    floor = scipy_floor(graph, cells, sites)
-    one = engine(graph, cells, sites, workers=1)
-    two = engine(graph, cells, sites, workers=2)
-    car = engine(graph, cells, sites, workers=1, car=CarModel())
-    loop = networkx_loop(graph, cells, sites, args.nx_sites)
+    roads = RoadNetwork.from_networkx(graph)
+    index = prepare_graph(roads)  # the CSR every floor and the engine's main lines share
+    _ = index.snap(index.xy[:1])  # and its connected core and k-d tree
+    rep = args.repeat
     size = f"{args.cells:,} x {args.sites}"
-    print(f"times {size}: scipy floor (times only) {floor:.2f} s")
-    print(f"  engine 1 worker  {one:.2f} s  = {one / floor:.2f}x the scipy floor")
-    print(f"  engine 2 workers {two:.2f} s  = {two / floor:.2f}x the scipy floor")
-    print(f"  engine + CarModel {car:.2f} s = {car / one:.2f}x the plain engine")
+    methods = {
+        "times floor (dijkstra, no km)": scipy_floor(index, cells, sites, km=False),
+        "same-outputs floor (dijkstra + tree km)": scipy_floor(index, cells, sites, km=True),
+        "engine, 1 worker": engine(index, cells, sites, workers=1),
+        "engine, 2 workers": engine(index, cells, sites, workers=2),
+        "engine end to end (prepare_graph + matrix)": engine(roads, cells, sites),
+    }
+    best = {name: Best() for name in methods}
+    for _ in range(rep):  # interleaved, so that a burst of load hits every method alike
+        for name, run in methods.items():
+            wall, cpu, out = measured(run)
+            b = best[name]
+            b.wall, b.cpu, b.out = min(b.wall, wall), min(b.cpu, cpu), out
+            b.loads.append(os.getloadavg()[0])
+    bare, floor = (best[name] for name in list(methods)[:2])
+    f_min, f_km = floor.out
+    print(f"times {size}: best of {rep} interleaved rounds, CSR built outside the timings")
+    print(
+        f"  {'method':44s} {'wall':>7s} {'CPU':>7s}  wall / floors (same, times)  CPU / same  load"
+    )
+    for name, b in best.items():
+        note = ""
+        if name.startswith("engine"):
+            minutes, km = network_part(b.out)
+            err = max(np.max(np.abs(minutes - f_min)), np.max(np.abs(km - f_km)))
+            note = f"  max |engine - floor| {err:.0e}"
+        print(
+            f"  {name:44s} {b.wall:6.2f}s {b.cpu:6.2f}s  {b.wall / floor.wall:5.2f}x "
+            f"{b.wall / bare.wall:5.2f}x  {b.cpu / floor.cpu:5.2f}x  "
+            f"{min(b.loads):.1f}-{max(b.loads):.1f}{note}"
+        )
+    car, _ = timed(engine(roads, cells, sites, workers=1, car=CarModel()), rep)
+    plain, _ = timed(engine(roads, cells, sites, workers=1), rep)
+    print(
+        f"  engine + CarModel, end to end, 1 worker {car:.2f} s = {car / plain:.2f}x plain "
+        f"{plain:.2f} s  {load()}"
+    )
+    loop = networkx_loop(graph, cells, sites, args.nx_sites)
     print(
         f"  networkx loop {loop:.1f} s (extrapolated from {args.nx_sites} sites) "
-        f"= {loop / min(one, two):.0f}x the engine"
+        f"= {loop / plain:.0f}x the engine end to end (1 worker)  {load()}"
     )
 
 

@@ -22,13 +22,16 @@ missing value.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
-
-import numpy as np
-import pandas as pd
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING
 
 from optimizer.errors import DataError
+
+if TYPE_CHECKING:  # numpy and pandas are imported by the column readers when first called
+    import numpy as np
+    import pandas as pd
+    from numpy.typing import NDArray
 
 __all__ = [
     "FALSE_WORDS",
@@ -63,11 +66,11 @@ def name_rows(index: Iterable[object], count: int | None = None) -> str:
 
 def _as_bool(value: object) -> bool | None:
     """Return the boolean a value spells, or ``None`` when it spells none."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
+        return bool(value)  # Python and numpy booleans
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
         return bool(int(value))
-    if isinstance(value, (float, np.floating)) and float(value) in (0.0, 1.0):
+    if isinstance(value, numbers.Real) and float(value) in (0.0, 1.0):
         return bool(value)
     if isinstance(value, str):
         word = value.strip().casefold()
@@ -115,6 +118,8 @@ def bool_column(values: pd.Series, *, source: str, field: str) -> NDArray[np.boo
         Naming the rows whose values are not documented spellings (missing
         values included).
     """
+    import numpy as np
+
     if values.dtype == bool:
         return values.to_numpy(dtype=bool)
     parsed = [_as_bool(v) for v in values]
@@ -203,6 +208,8 @@ def numeric_column(
     DataError
         If a value is text that is not a number; names the rows and shows examples.
     """
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("float64")
     if pd.api.types.is_bool_dtype(values.dtype):

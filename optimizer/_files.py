@@ -15,17 +15,14 @@ import logging
 import tomllib
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import geopandas as gpd
-import pandas as pd
-import pyogrio
-import pyogrio.errors
-from pyproj import CRS
-from pyproj.exceptions import CRSError as PyprojCRSError
+from typing import TYPE_CHECKING, Any
 
 from optimizer._io import logged_warnings
 from optimizer.errors import BundleNotFoundError, DataError
+
+if TYPE_CHECKING:  # the readers import GDAL, pandas and pyproj when first called
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = ["crs_label", "read_csv", "read_toml", "read_vector", "short_reason"]
 
@@ -48,6 +45,9 @@ def crs_label(crs: object) -> str:
     crs
         Anything :class:`pyproj.CRS` reads, or ``None``.
     """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as PyprojCRSError
+
     if crs is None:
         return "no CRS"
     try:
@@ -119,6 +119,10 @@ def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd
 
 
 def _read_vector(path: Path, *, what: str, layer: str | None) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import pyogrio
+    import pyogrio.errors
+
     try:
         if layer is None:
             layers = pyogrio.list_layers(path)
@@ -175,6 +179,8 @@ def read_csv(path: str | Path, *, what: str, **kwargs: Any) -> pd.DataFrame:
     BundleNotFoundError, DataError
         As :func:`read_vector`.
     """
+    import pandas as pd
+
     path = Path(path)
     _check_path(path, what)
     try:

@@ -20,7 +20,7 @@ import unicodedata
 
 from optimizer.errors import DataError
 
-__all__ = ["MAX_NAME_LENGTH", "SAFE_NAME_PATTERN", "fold", "safe_name", "slugify"]
+__all__ = ["MAX_NAME_LENGTH", "SAFE_NAME_PATTERN", "fold", "run_name", "safe_name", "slugify"]
 
 #: Longest name allowed in a path component.
 MAX_NAME_LENGTH = 64
@@ -80,6 +80,22 @@ def safe_name(name: object, *, what: str) -> str:
             "letters, digits, '_', '.' or '-', starting with a letter or digit, without '..'"
         )
     return text
+
+
+def run_name(region: str, scenario: str) -> str:
+    """Return ``<region>-<scenario>``: the output folder of one run (and one batch region).
+
+    Parameters
+    ----------
+    region
+        The region's slug.
+    scenario
+        The scenario's name.
+
+    Both parts are safe names (:func:`safe_name`), so the result is one too,
+    apart from its length.
+    """
+    return f"{region}-{scenario}"
 
 
 def slugify(text: object) -> str:

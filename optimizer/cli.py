@@ -74,7 +74,7 @@ def regions_command(
     ] = None,
 ) -> None:
     """List the regions: local bundles and the 18 mainland regions to fetch."""
-    from optimizer.region import list_regions
+    from optimizer.bundles import list_regions
 
     try:
         infos = list_regions(bundles=bundles or (), settings=get_settings())
@@ -432,11 +432,16 @@ def sweep_command(
     full: Annotated[str, typer.Option(help="Full points, e.g. 1..3 or 1,2,4.")] = "1..3",
     remote: Annotated[str, typer.Option(help="Remote points, e.g. 0..8.")] = "0..8",
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/).")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the map and report: en, fi or sv.")] = "en",
 ) -> None:
-    """Run a scenario over a grid of full x remote point counts; write a table and a plot."""
+    """Run a scenario over a grid of full x remote point counts; write a table, a chart, a report.
+
+    Writes OUT/<region>-<scenario>-sweep/: sweep.csv and sweep.png, and the
+    scenario's own network as a run writes it, its report with the chart.
+    """
     from rich.progress import Progress
 
-    from optimizer._io import inside
+    from optimizer.outputs import write_outputs
     from optimizer.scenario import load_scenario, sweep
 
     settings = get_settings()
@@ -458,9 +463,18 @@ def sweep_command(
                 remote_points=remote_counts,
                 settings=settings,
                 progress=step,
+                with_run=True,
             )
-            root = out or settings.output_dir
-            paths = result.write(inside(root, f"{result.region}-{scen.name}-sweep"))
+            assert result.run is not None
+            step("writing outputs")
+            written = write_outputs(
+                result.run,
+                out,
+                lang=lang,
+                name=f"{result.run.name}-sweep",
+                settings=settings,
+                sweep=result,
+            )
     except (OptimizerError, OSError) as exc:
         raise _fail(exc) from exc
     table = Table(title=literal(f"Sweep: {scen.name}"))
@@ -487,6 +501,7 @@ def sweep_command(
                 cells.append(format_value(float(value), unit))
         table.add_row(*cells)
     console.print(table)
+    paths = (written.sweep_table, written.sweep_chart, written.report, written.map)
     console.print(Text("\n".join(str(p) for p in paths)))
 
 

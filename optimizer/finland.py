@@ -39,16 +39,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-
-import geopandas as gpd
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from optimizer._files import read_csv, read_vector
 from optimizer._names import fold
 from optimizer.errors import BundleNotFoundError, DataError, UnknownRegionError
-from optimizer.population import format_municipality_code
 from optimizer.settings import default_data_dir
+
+if TYPE_CHECKING:  # the national tables import geopandas when first read
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = [
     "KEY_YEAR",
@@ -217,6 +217,8 @@ def _aland_error(text: str) -> UnknownRegionError:
 
 def _codes(values: Iterable[object], *, source: str, field: str, width: int = 3) -> list[str]:
     """Format codes as zero-padded text, naming the file and field on failure."""
+    from optimizer.population import format_municipality_code
+
     out = []
     for value in values:
         try:
@@ -397,6 +399,9 @@ def municipality_populations(
     DataError
         If the year is not in the table or a code has no figure.
     """
+    import numpy as np
+    import pandas as pd
+
     path = facts_dir() / _POPULATION_FILE
     table = read_csv(path, what="municipal populations")
     years = sorted(int(y) for y in table["year"].unique())
@@ -435,6 +440,9 @@ def central_localities(codes: Iterable[object] | None = None) -> gpd.GeoDataFram
         Indexed by 3-digit ``kunta``, with ``name`` (the municipality's Finnish
         name from the key) and ``label`` (the NLS label text, upper case).
     """
+    import geopandas as gpd
+    import pandas as pd
+
     path = facts_dir() / _LOCALITY_FILE
     table = read_csv(path, what="central localities")
     table["kunta"] = _codes(table["kuntatunnus"], source=str(path), field="kuntatunnus")

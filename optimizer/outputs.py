@@ -12,6 +12,10 @@
     map.html        the Folium map (works offline but for basemap tiles)
     report.html     the report (:mod:`optimizer.report`): headline, map, tables, notes
 
+A sweep (``optimizer sweep``) writes the same set for the scenario's own
+network into ``OUT/<region>-<scenario>-sweep/``, plus ``sweep.csv`` and
+``sweep.png``, and its report carries the trade-off chart.
+
 The files are staged in a hidden folder and moved into place together
 (:func:`optimizer._io.atomic_dir`), under a lock on ``OUT``
 (:func:`optimizer._io.folder_lock`), so the folder always holds a complete
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from optimizer.scenario.run import ScenarioResult
+    from optimizer.scenario.sweep import SweepResult
 
 __all__ = [
     "CELLS_LAYER",
@@ -102,6 +107,8 @@ class OutputPaths:
     results: Path
     map: Path
     report: Path | None = None
+    sweep_table: Path | None = None
+    sweep_chart: Path | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -190,6 +197,7 @@ def write_outputs(
     name: str | None = None,
     on_staged: Callable[[Path], None] | None = None,
     settings: Settings | None = None,
+    sweep: SweepResult | None = None,
 ) -> OutputPaths:
     """Write a run's summary, results, map and report as one unit.
 
@@ -217,6 +225,10 @@ def write_outputs(
         set is moved into place (a batch adds its manifest there).
     settings
         Environment defaults.
+    sweep
+        A sweep of the same scenario (:func:`optimizer.scenario.sweep`): its
+        ``sweep.csv`` and ``sweep.png`` join the set and the report shows the
+        trade-off chart.
 
     Returns
     -------
@@ -240,7 +252,8 @@ def write_outputs(
     chosen = _map_assets(settings) if assets == "auto" else assets
     summary_text = json.dumps(summary_of(result), indent=2, ensure_ascii=False, allow_nan=False)
     page = map_html(result.map(lang=lang), assets=chosen, settings=settings)
-    report = result_report(result, map_page=page, lang=lang)
+    chart = sweep.png() if sweep is not None else None
+    report = result_report(result, map_page=page, lang=lang, chart_png=chart)
     cells = result.cells
     guard = folder_lock(root) if lock else contextlib.nullcontext(root)
     with guard, atomic_dir(target, overwrite=True) as stage:
@@ -254,6 +267,8 @@ def write_outputs(
             _write_layer(_staffing(result), gpkg, STAFFING_LAYER, append=True)
         (stage / "map.html").write_text(page, encoding="utf-8")
         (stage / "report.html").write_text(report, encoding="utf-8")
+        if sweep is not None:
+            sweep.write(stage)
         if on_staged is not None:
             on_staged(stage)
     logger.info("wrote %s", target)
@@ -263,4 +278,6 @@ def write_outputs(
         results=target / "results.gpkg",
         map=target / "map.html",
         report=target / "report.html",
+        sweep_table=target / "sweep.csv" if sweep is not None else None,
+        sweep_chart=target / "sweep.png" if sweep is not None else None,
     )

@@ -31,12 +31,14 @@ from optimizer._io import write_text_atomic
 from optimizer.errors import DataError
 from optimizer.i18n import Lang, check_lang, format_number, format_share, message
 from optimizer.maps._figures import (
+    OPEN_ROLES,
     AccessFigures,
     NetworkFigures,
     QualityFigures,
     headline_rows,
     minutes_text,
     quality_lines,
+    site_status,
     synthetic_note,
 )
 
@@ -50,7 +52,6 @@ logger = logging.getLogger(__name__)
 #: An assumption: its name, and where its value comes from (``None``: no source).
 Assumption = tuple[str, str | None]
 
-_OPEN = ("full", "remote")
 _STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 0 16px;
   color: #222; }
@@ -195,10 +196,10 @@ def site_rows(sites: gpd.GeoDataFrame, lang: Lang) -> tuple[list[str], list[list
     for column in ("name", "role"):
         if column not in sites.columns:
             raise DataError(f"sites lack the column {column!r} for the report")
-    chosen = sites[sites["role"].isin(_OPEN)]
+    chosen = sites[sites["role"].isin(OPEN_ROLES)]
     order = sorted(
         range(len(chosen)),
-        key=lambda k: (_OPEN.index(chosen["role"].iloc[k]), str(chosen["name"].iloc[k])),
+        key=lambda k: (OPEN_ROLES.index(chosen["role"].iloc[k]), str(chosen["name"].iloc[k])),
     )
     header = [message("col_site", lang), message("popup_tier", lang)]
     has_base = "baseline_role" in chosen.columns
@@ -222,8 +223,8 @@ def site_rows(sites: gpd.GeoDataFrame, lang: Lang) -> tuple[list[str], list[list
         row = chosen.iloc[k]
         out = [str(row["name"]), message(f"tier_{row['role']}", lang)]
         if has_base:
-            kept = str(row["baseline_role"]) in _OPEN
-            out.append(message("status_kept" if kept else "status_new", lang))
+            status = site_status(str(row["role"]), str(row["baseline_role"]))
+            out.append(message(f"status_{status}", lang))
         if has_muni:
             out.append("" if _missing(row["municipality"]) else str(row["municipality"]))
         for column, _, digits in numbers:

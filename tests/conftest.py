@@ -17,14 +17,14 @@ def demo_region():
 
 @pytest.fixture(scope="session")
 def tiny_facts():
-    from optimizer.synthetic import load_facts
+    from optimizer.sources.synthetic import load_facts
 
     return load_facts(TEST_DATA / "facts_tiny.toml")
 
 
 def write_tiny_bundle(facts, folder: Path) -> Path:
     """Write the synthetic region of ``facts`` as the bundle ``folder / "tiny"``."""
-    from optimizer.synthetic import write_synthetic_bundle
+    from optimizer.sources.synthetic import write_synthetic_bundle
 
     return write_synthetic_bundle(facts, folder / "tiny")
 

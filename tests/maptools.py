@@ -94,6 +94,39 @@ class Layers:
     names: dict[str, str] = field(default_factory=dict)
 
 
+def map_cells(
+    geometry: Any,
+    index: Any,
+    *,
+    population: Any,
+    minutes: tuple[Any, Any],
+    baseline_minutes: tuple[Any, Any],
+    **labels: Any,
+) -> gpd.GeoDataFrame:
+    """The cells layer ``map_solution`` draws, in EPSG:3067.
+
+    ``minutes`` and ``baseline_minutes`` are (to the nearest full point, to the
+    nearest point of any tier); the changes are scenario minus baseline. ``labels``
+    are the text columns: ``full_site_id``, ``any_site_id`` and ``municipality``.
+    """
+    (full, anyt), (base_full, base_any) = minutes, baseline_minutes
+    return gpd.GeoDataFrame(
+        {
+            "population": population,
+            "nearest_full_minutes": full,
+            "nearest_any_minutes": anyt,
+            "baseline_full_minutes": base_full,
+            "baseline_any_minutes": base_any,
+            "change_full_minutes": full - base_full,
+            "change_any_minutes": anyt - base_any,
+            **labels,
+        },
+        geometry=geometry,
+        crs="EPSG:3067",
+        index=index,
+    )
+
+
 def make_layers(nx: int = 6, ny: int = 5, *, names: tuple[str, ...] = ()) -> Layers:
     """A grid of 1 km cells and five sites: full kept, remote new, closed, unused, remote kept."""
     boxes = [
@@ -108,22 +141,15 @@ def make_layers(nx: int = 6, ny: int = 5, *, names: tuple[str, ...] = ()) -> Lay
     base_full = rng.uniform(0, 100, n)
     base_any = np.minimum(base_full, rng.uniform(0, 50, n))
     serving = np.where(np.arange(n) < n // 2, "s1", "s2")
-    cells = gpd.GeoDataFrame(
-        {
-            "population": rng.integers(0, 300, n).astype(float),
-            "nearest_full_minutes": full,
-            "nearest_any_minutes": anyt,
-            "baseline_full_minutes": base_full,
-            "baseline_any_minutes": base_any,
-            "change_full_minutes": full - base_full,
-            "change_any_minutes": anyt - base_any,
-            "full_site_id": "s1",
-            "any_site_id": serving.astype(object),
-            "municipality": "Joensuu",
-        },
-        geometry=boxes,
-        crs="EPSG:3067",
-        index=[f"c{k}" for k in range(n)],
+    cells = map_cells(
+        boxes,
+        [f"c{k}" for k in range(n)],
+        population=rng.integers(0, 300, n).astype(float),
+        minutes=(full, anyt),
+        baseline_minutes=(base_full, base_any),
+        full_site_id="s1",
+        any_site_id=serving.astype(object),
+        municipality="Joensuu",
     )
     site_names = ["Joensuu", "Kontiolahti", "Outokumpu", "Polvijärvi", "Liperi"]
     for k, name in enumerate(names[: len(site_names)]):

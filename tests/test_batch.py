@@ -98,7 +98,7 @@ SUMMED = [
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three synthetic bundles, written once (kept untouched)."""
-    from optimizer.synthetic import write_national_bundles
+    from optimizer.sources.synthetic import write_national_bundles
 
     root = tmp_path_factory.mktemp("national")
     paths = write_national_bundles(out_root=root, codes=CODES)
@@ -132,6 +132,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("batch") / "out"
+
+
+def _folder(out_dir: Path, slug: str) -> Path:
+    """A region's output folder: ``<slug>-<scenario>``, as a single run names it."""
+    return out_dir / f"{slug}-national-test"
 
 
 @pytest.fixture(scope="module")
@@ -327,11 +332,11 @@ def test_broken_region_is_reported_and_the_others_finish(first_run: dict, out_di
     broken = runs[BROKEN]
     assert broken.output is None
     assert "population.gpkg" in broken.error
-    assert not (out_dir / BROKEN).exists()
+    assert not (_folder(out_dir, BROKEN)).exists()
     for slug in SLUGS:
         if slug != BROKEN:
             assert runs[slug].status == "ok", runs[slug].error
-            assert runs[slug].output == out_dir / slug
+            assert runs[slug].output == _folder(out_dir, slug)
             assert runs[slug].seconds > 0
     row = first_run["csv"].set_index("region").loc[BROKEN]
     assert row["status"] == "failed"
@@ -343,7 +348,7 @@ def test_broken_region_is_reported_and_the_others_finish(first_run: dict, out_di
 @pytest.mark.slow
 def test_region_outputs_are_complete(first_run: dict, out_dir: Path):
     for slug in ("kainuu", "etela-karjala"):
-        folder = out_dir / slug
+        folder = _folder(out_dir, slug)
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         assert summary["region"]["slug"] == slug
         assert summary["region"]["synthetic_layers"]  # marked synthetic
@@ -370,7 +375,9 @@ def test_national_totals_equal_the_sum_of_the_regions(first_run: dict, out_dir: 
         assert total[column] == pytest.approx(done[column].sum(), rel=1e-9), column
     # the sums are the regions' own summary.json figures
     residents = sum(
-        json.loads((out_dir / s / "summary.json").read_text())["scenario_network"]["residents"]
+        json.loads((_folder(out_dir, s) / "summary.json").read_text())["scenario_network"][
+            "residents"
+        ]
         for s in done["region"]
     )
     assert total["residents"] == pytest.approx(residents)
@@ -392,14 +399,14 @@ def test_rerun_after_fixing_recomputes_only_the_failed_region(
     first_run: dict, bundles: Path, pristine: Path, out_dir: Path, batch
 ):
     _repair(bundles, pristine)
-    before = {s: _mtimes(out_dir / s) for s in SLUGS if s != BROKEN}
+    before = {s: _mtimes(_folder(out_dir, s)) for s in SLUGS if s != BROKEN}
     events: list[tuple[str, str]] = []
     result = batch(progress=lambda slug, step: events.append((slug, step)))
     runs = _by_region(result)
     assert runs[BROKEN].status == "ok", runs[BROKEN].error
     assert {s: runs[s].status for s in before} == dict.fromkeys(before, "skipped")
     for slug, mtimes in before.items():
-        assert _mtimes(out_dir / slug) == mtimes, f"{slug} was touched"
+        assert _mtimes(_folder(out_dir, slug)) == mtimes, f"{slug} was touched"
     assert not result.failed
     assert result.total["status"] == "ok"
     assert len(result.summary) == len(SLUGS) + 1
@@ -413,23 +420,23 @@ def test_resume_after_an_interrupted_run(bundles: Path, pristine: Path, out_dir:
     _repair(bundles, pristine)
     batch()
     # Killed while writing Kainuu: its folder never appeared, a temporary one is left.
-    shutil.rmtree(out_dir / "kainuu")
-    partial = out_dir / ".kainuu.partial-killed"
+    shutil.rmtree(_folder(out_dir, "kainuu"))
+    partial = out_dir / ".kainuu-national-test.partial-killed"
     partial.mkdir()
     (partial / "summary.json").write_text('{"half": ', encoding="utf-8")
     # Etelä-Karjala lost its completion marker.
-    (out_dir / "etela-karjala" / MANIFEST_NAME).unlink()
-    untouched = _mtimes(out_dir / BROKEN)
+    (_folder(out_dir, "etela-karjala") / MANIFEST_NAME).unlink()
+    untouched = _mtimes(_folder(out_dir, BROKEN))
 
     result = batch()
     runs = _by_region(result)
     assert runs["kainuu"].status == "ok"
     assert runs["etela-karjala"].status == "ok"
     assert runs[BROKEN].status == "skipped"
-    assert _mtimes(out_dir / BROKEN) == untouched
+    assert _mtimes(_folder(out_dir, BROKEN)) == untouched
     assert not partial.exists()
-    assert (out_dir / "kainuu" / MANIFEST_NAME).is_file()
-    assert (out_dir / "etela-karjala" / MANIFEST_NAME).is_file()
+    assert (_folder(out_dir, "kainuu") / MANIFEST_NAME).is_file()
+    assert (_folder(out_dir, "etela-karjala") / MANIFEST_NAME).is_file()
     assert [p.name for p in out_dir.iterdir() if p.name.startswith(".")] == [".optimizer.lock"]
 
 
@@ -439,17 +446,17 @@ def test_changed_inputs_and_force_recompute(bundles: Path, out_dir: Path, batch)
     # A changed bundle file: only that region is recomputed.
     with (bundles / "etela-karjala" / "region.toml").open("a", encoding="utf-8") as fh:
         fh.write("# edited\n")
-    kainuu = _mtimes(out_dir / "kainuu")
+    kainuu = _mtimes(_folder(out_dir, "kainuu"))
     result = batch(["09", "kainuu"])
     assert [(r.region, r.status) for r in result.regions] == [
         ("etela-karjala", "ok"),
         ("kainuu", "skipped"),
     ]
-    assert _mtimes(out_dir / "kainuu") == kainuu
+    assert _mtimes(_folder(out_dir, "kainuu")) == kainuu
     # force=True reruns a complete, unchanged region.
     result = batch(["kainuu"], force=True)
     assert result.regions[0].status == "ok"
-    assert _mtimes(out_dir / "kainuu") != kainuu
+    assert _mtimes(_folder(out_dir, "kainuu")) != kainuu
 
 
 @pytest.mark.slow

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
@@ -63,3 +67,33 @@ def test_run_with_unknown_key_names_key_and_line(tiny_bundle, tmp_path):
     assert result.exit_code == 2
     assert "line 25" in result.output and "car_ocupancy" in result.output
     assert not (tmp_path / "out").exists()
+
+
+HEAVY = (
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyogrio",
+    "folium",
+    "dask",
+    "osmnx",
+    "networkx",
+    "scipy",
+)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["regions"], ["run", "--help"]])
+def test_quick_commands_import_no_heavy_library(args):
+    """`--help` and `regions` start without pandas, geopandas, folium, dask or osmnx."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from optimizer.cli import app\n"
+        f"result = CliRunner().invoke(app, {args!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "", f"{args} imported {done.stdout.strip()}"

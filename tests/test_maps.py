@@ -135,6 +135,25 @@ def test_raster_cells_match_point_in_polygon():
 # --------------------------------------------------------------------------------------
 
 
+def test_a_point_that_changes_tier_is_converted_not_kept():
+    layers = make_layers()
+    layers.sites.loc["s5", "baseline_role"] = "full"  # remote now, a joint point before
+    layers.sites.loc["s1", "baseline_role"] = "remote"  # joint now, a remote point before
+    (data,) = blobs(map_html(scenario_map(layers, title="North Karelia")))
+    sites = {s["id"]: s for s in data["sites"]}
+    for site, kind, was in (("s5", "remote", "full"), ("s1", "full", "remote")):
+        assert sites[site]["kind"] == kind
+        assert "snopt-converted" in sites[site]["cls"] and "snopt-kept" not in sites[site]["cls"]
+        popup = dict(map(tuple, sites[site]["popup"]))
+        assert popup[message("popup_status")] == message("status_converted")
+        assert popup[message("popup_baseline_tier")] == message(f"tier_{was}")
+    legend = [s["label"] for s in data["symbols"]]
+    lower = {t: message(f"tier_{t}").lower() for t in ("full", "remote")}
+    assert message("symbol_converted", tier=message("tier_remote"), was=lower["full"]) in legend
+    assert message("symbol_converted", tier=message("tier_full"), was=lower["remote"]) in legend
+    assert not any("kept" in label for label in legend)
+
+
 def test_points_have_symbols_for_full_remote_kept_new_closed_and_unused():
     _, _, _, data = draw()
     sites = {s["id"]: s for s in data["sites"]}

@@ -130,6 +130,21 @@ def assert_same(got: float, ref: float) -> None:
         assert got == pytest.approx(ref, rel=1e-9, abs=1e-9)
 
 
+def constraints(inst: dict) -> dict:
+    """The demand weights and the required and forbidden sites of an instance."""
+    return {"weights": inst["w"], "required": inst["required"], "forbidden": inst["forbidden"]}
+
+
+def build_pmedian(inst: dict) -> PMedian:
+    return PMedian.from_cost_matrix(inst["cost"], p=inst["p"], **constraints(inst))
+
+
+def build_fixed_charge(inst: dict) -> FixedCharge:
+    return FixedCharge.from_cost_matrix(
+        inst["cost"], site_costs=inst["site_costs"], **constraints(inst)
+    )
+
+
 # ----------------------------------------------------------------------------------------
 # enumeration checks
 # ----------------------------------------------------------------------------------------
@@ -139,28 +154,14 @@ def assert_same(got: float, ref: float) -> None:
 @HYP
 @given(inst=instances())
 def test_pmedian_matches_enumeration(inst: dict, method: str) -> None:
-    model = PMedian.from_cost_matrix(
-        inst["cost"],
-        p=inst["p"],
-        weights=inst["w"],
-        required=inst["required"],
-        forbidden=inst["forbidden"],
-    )
-    assert_same(solve_or_inf(model, method=method), enum_pmedian(inst))
+    assert_same(solve_or_inf(build_pmedian(inst), method=method), enum_pmedian(inst))
 
 
 @pytest.mark.parametrize("method", ["compact", "benders"])
 @HYP
 @given(inst=instances())
 def test_fixed_charge_matches_enumeration(inst: dict, method: str) -> None:
-    model = FixedCharge.from_cost_matrix(
-        inst["cost"],
-        site_costs=inst["site_costs"],
-        weights=inst["w"],
-        required=inst["required"],
-        forbidden=inst["forbidden"],
-    )
-    assert_same(solve_or_inf(model, method=method), enum_fixed_charge(inst))
+    assert_same(solve_or_inf(build_fixed_charge(inst), method=method), enum_fixed_charge(inst))
 
 
 @HYP
@@ -172,14 +173,7 @@ def test_mclp_matches_enumeration(inst: dict) -> None:
     for s in _subsets(cost.shape[1], inst["required"], inst["forbidden"], [inst["p"]]):
         covered = (cost[:, s] <= radius).any(axis=1)
         ref = max(ref, float(w[(w > 0) & covered].sum()))
-    model = MCLP.from_cost_matrix(
-        cost,
-        radius=radius,
-        p=inst["p"],
-        weights=w,
-        required=inst["required"],
-        forbidden=inst["forbidden"],
-    )
+    model = MCLP.from_cost_matrix(cost, radius=radius, p=inst["p"], **constraints(inst))
     assert_same(solve_or_inf(model, -1.0), ref)
 
 
@@ -194,14 +188,7 @@ def test_lscp_matches_enumeration(inst: dict) -> None:
         covered = (cost[:, s] <= radius).any(axis=1) if s else np.zeros(cost.shape[0], bool)
         if covered[w > 0].all():
             ref = min(ref, float(c[s].sum()))
-    model = LSCP.from_cost_matrix(
-        cost,
-        radius=radius,
-        site_costs=c,
-        weights=w,
-        required=inst["required"],
-        forbidden=inst["forbidden"],
-    )
+    model = LSCP.from_cost_matrix(cost, radius=radius, site_costs=c, **constraints(inst))
     assert_same(solve_or_inf(model), ref)
 
 
@@ -213,9 +200,7 @@ def test_pcenter_matches_enumeration(inst: dict) -> None:
     ref = math.inf
     for s in _subsets(cost.shape[1], inst["required"], inst["forbidden"], [inst["p"]]):
         ref = min(ref, float(cost[pos][:, s].min(axis=1).max()) if pos.any() else 0.0)
-    model = PCenter.from_cost_matrix(
-        cost, p=inst["p"], weights=w, required=inst["required"], forbidden=inst["forbidden"]
-    )
+    model = PCenter.from_cost_matrix(cost, p=inst["p"], **constraints(inst))
     assert_same(solve_or_inf(model), ref)
 
 
@@ -272,24 +257,11 @@ def test_capacitated_matches_enumeration(inst: dict, multiple: bool) -> None:
     rng = np.random.default_rng(inst["seed"])
     caps = rng.integers(1, 8, inst["cost"].shape[1]).astype(float)
     caps[rng.random(caps.size) < 0.2] = np.inf
-    cpm = CapacitatedPMedian.from_cost_matrix(
-        inst["cost"],
-        p=inst["p"],
-        capacities=caps,
-        weights=inst["w"],
-        multiple_sourcing=multiple,
-        required=inst["required"],
-        forbidden=inst["forbidden"],
-    )
+    options = {"capacities": caps, "multiple_sourcing": multiple, **constraints(inst)}
+    cpm = CapacitatedPMedian.from_cost_matrix(inst["cost"], p=inst["p"], **options)
     assert_same(solve_or_inf(cpm), enum_capacitated(inst, caps, inst["p"], multiple))
     cfc = CapacitatedFixedCharge.from_cost_matrix(
-        inst["cost"],
-        site_costs=inst["site_costs"],
-        capacities=caps,
-        weights=inst["w"],
-        multiple_sourcing=multiple,
-        required=inst["required"],
-        forbidden=inst["forbidden"],
+        inst["cost"], site_costs=inst["site_costs"], **options
     )
     assert_same(solve_or_inf(cfc), enum_capacitated(inst, caps, None, multiple))
 
@@ -418,22 +390,8 @@ def test_two_tier_matches_enumeration(d: dict, method: str) -> None:
 @HYP_CBC
 @given(inst=instances(max_n=5, max_m=5))
 def test_cbc_matches_enumeration(inst: dict) -> None:
-    pm = PMedian.from_cost_matrix(
-        inst["cost"],
-        p=inst["p"],
-        weights=inst["w"],
-        required=inst["required"],
-        forbidden=inst["forbidden"],
-    )
-    assert_same(solve_or_inf(pm, solver="cbc"), enum_pmedian(inst))
-    fc = FixedCharge.from_cost_matrix(
-        inst["cost"],
-        site_costs=inst["site_costs"],
-        weights=inst["w"],
-        required=inst["required"],
-        forbidden=inst["forbidden"],
-    )
-    assert_same(solve_or_inf(fc, solver="cbc"), enum_fixed_charge(inst))
+    assert_same(solve_or_inf(build_pmedian(inst), solver="cbc"), enum_pmedian(inst))
+    assert_same(solve_or_inf(build_fixed_charge(inst), solver="cbc"), enum_fixed_charge(inst))
 
 
 @HYP_CBC
@@ -839,46 +797,25 @@ def test_geographic_constructors() -> None:
 def test_two_tier_money_objective_with_minutes_standard() -> None:
     cost, w = plane_instance(80, 12, 10)
     tt = FakeTravelTimes(cost, list(range(80)), list(range(12)))
-    model = TwoTier.from_travel_times(
-        tt,
-        w_full=w,
-        w_remote=w,
-        cost_per_minute=0.5,
-        n_full=(1, 3),
-        n_remote=(0, 5),
-        site_cost_full=400.0,
-        site_cost_remote=40.0,
-        coverage_minutes=15.0,
-    )
-    sol = model.solve(mip_gap=0)
+    # 1 to 3 full points at 400, up to 5 remote points at 40, everyone within 15 minutes
+    network = {
+        "w_full": w,
+        "w_remote": w,
+        "n_full": (1, 3),
+        "n_remote": (0, 5),
+        "site_cost_full": 400.0,
+        "site_cost_remote": 40.0,
+        "coverage_minutes": 15.0,
+    }
+    sol = TwoTier.from_travel_times(tt, cost_per_minute=0.5, **network).solve(mip_gap=0)
     assert sol.covered is not None and sol.covered.all()
     parts = sol.breakdown
     assert sol.objective == pytest.approx(sum(parts.values()))
     assert parts["site_cost_full"] == 400.0 * len(sol.sites_of_tier("full"))
-    money = TwoTier.from_travel_times(
-        tt,
-        w_full=w,
-        w_remote=w,
-        visit_cost=0.5 * cost,
-        n_full=(1, 3),
-        n_remote=(0, 5),
-        site_cost_full=400.0,
-        site_cost_remote=40.0,
-        coverage_minutes=15.0,
-    ).solve(mip_gap=0)
+    money = TwoTier.from_travel_times(tt, visit_cost=0.5 * cost, **network).solve(mip_gap=0)
     assert money.objective == pytest.approx(sol.objective)
     soft = TwoTier.from_travel_times(
-        tt,
-        w_full=w,
-        w_remote=w,
-        cost_per_minute=0.5,
-        n_full=(1, 3),
-        n_remote=(0, 5),
-        site_cost_full=400.0,
-        site_cost_remote=40.0,
-        coverage_minutes=15.0,
-        coverage="soft",
-        coverage_penalty=0.0,
+        tt, cost_per_minute=0.5, coverage="soft", coverage_penalty=0.0, **network
     ).solve(mip_gap=0)
     assert soft.objective <= sol.objective + 1e-9
 

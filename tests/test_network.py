@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -308,23 +309,25 @@ class TestFiles:
         with pytest.raises(NetworkError, match="undirected"):
             network_from_graphml(path)
 
-    def test_broken_graphml(self, tmp_path):
-        path = tmp_path / "broken.graphml"
-        path.write_text("<graphml><graph")
-        with pytest.raises(NetworkError, match=r"cannot read road graph .*broken\.graphml"):
-            network_from_graphml(path)
+    @pytest.mark.parametrize(
+        ("name", "text", "reader", "message"),
+        [
+            ("broken.graphml", "<graphml><graph", network_from_graphml, "road graph"),
+            ("roads.gpkg", "not a geopackage", network_from_gpkg, "road network"),
+        ],
+        ids=["graphml", "gpkg"],
+    )
+    def test_unreadable_file(self, tmp_path, name, text, reader, message):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(NetworkError, match=rf"cannot read {message} .*{re.escape(name)}"):
+            reader(path)
 
     def test_missing_files(self, tmp_path):
         with pytest.raises(BundleNotFoundError, match="does not exist"):
             network_from_graphml(tmp_path / "roads.graphml")
         with pytest.raises(BundleNotFoundError, match="does not exist"):
             network_from_gpkg(tmp_path / "roads.gpkg")
-
-    def test_unreadable_gpkg(self, tmp_path):
-        path = tmp_path / "roads.gpkg"
-        path.write_text("not a geopackage")
-        with pytest.raises(NetworkError, match=r"cannot read road network .*roads\.gpkg"):
-            network_from_gpkg(path)
 
     def test_gpkg_without_id_or_end_columns(self, tmp_path):
         import geopandas as gpd
@@ -555,19 +558,6 @@ class TestRealKamppiExtract:
 
 
 # --------------------------------------------------------------------------- online, offline
-
-
-def test_moved_osm_readers_still_work_from_network_with_a_warning():
-    from optimizer import network
-    from optimizer.sources import osm
-
-    with pytest.warns(DeprecationWarning, match=r"optimizer\.sources\.osm\.network_from_pbf"):
-        old = network.network_from_pbf
-    assert old is osm.network_from_pbf
-    with pytest.warns(DeprecationWarning, match="check_overpass"):
-        assert callable(network._check_overpass)
-    with pytest.raises(AttributeError):
-        network.no_such_name  # noqa: B018
 
 
 def test_network_from_polygon_offline_fails_fast(tmp_path):

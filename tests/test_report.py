@@ -99,8 +99,8 @@ def test_every_key_the_code_asks_for_exists():
     # keys built from a prefix and a value
     for prefix, values in (
         ("tier_", ("full", "remote", "unused")),
-        ("status_", ("kept", "new", "closed")),
-        ("symbol_", ("kept", "new", "closed")),
+        ("status_", ("kept", "new", "converted", "closed")),
+        ("symbol_", ("kept", "new", "converted", "closed")),
         ("layer_points_", ("full", "remote", "closed", "unused")),
         ("data_layer_", ("population", "roads", "sites", "boundary")),
         ("layer_", ("full_minutes", "any_minutes", "change_full", "change_any")),
@@ -181,6 +181,14 @@ def test_report_holds_headline_comparison_sites_quality_and_assumptions():
         "Kontiolahti",
         "100",
     ]
+    assert text[text.index("Liperi") + 2] == message("status_kept")
+    # a remote point where the baseline had a joint service point is converted, not kept
+    sites = make_layers().sites
+    sites.loc["s5", "baseline_role"] = "full"
+    text = parse(report("en", sites=sites)).text
+    assert text[text.index("Liperi") + 2] == message("status_converted")
+    doc = parse(report("en"))
+    text = doc.text
     # data quality and the cells at fault
     assert "1,234 residents live farther than 2,000 m from the road network." in text
     assert "Cells far from the roads: c1, c2" in text

@@ -51,34 +51,24 @@ def _add(extra: str) -> ScenarioEdit:
     return lambda text: text + extra
 
 
+def _set(key: str, old: str, new: str) -> tuple[ScenarioEdit, tuple[str, ...]]:
+    """Change ``key = old`` to ``key = new``; the error must name ``key``."""
+    return _sub(f"{key} = {old}", f"{key} = {new}"), (key,)
+
+
 SCENARIO_CASES: dict[str, tuple[ScenarioEdit, tuple[str, ...]]] = {
     "toml-syntax": (_sub("[network]", "[network"), ("line 17",)),
     "unknown-key": (_sub("remote_points = 1", "remote_pionts = 1"), ("remote_pionts",)),
-    "count-negative": (_sub("remote_points = 1", "remote_points = -1"), ("remote_points",)),
-    "count-text": (_sub("remote_points = 1", 'remote_points = "one"'), ("remote_points",)),
-    "count-range-reversed": (
-        _sub("full_points = [1, 2]", "full_points = [2, 1]"),
-        ("full_points",),
-    ),
-    "share-above-one": (_sub("remote_share = 0.5", "remote_share = 1.5"), ("remote_share",)),
-    "visits-negative": (
-        _sub("visits_per_resident = 0.4", "visits_per_resident = -0.4"),
-        ("visits_per_resident",),
-    ),
-    "visits-nan": (
-        _sub("visits_per_resident = 0.4", "visits_per_resident = nan"),
-        ("visits_per_resident",),
-    ),
-    "visits-inf": (
-        _sub("visits_per_resident = 0.4", "visits_per_resident = inf"),
-        ("visits_per_resident",),
-    ),
-    "visits-text": (
-        _sub("visits_per_resident = 0.4", 'visits_per_resident = "0,4"'),
-        ("visits_per_resident",),
-    ),
-    "name-escapes-folder": (_sub('name = "minimal"', 'name = "../../etc"'), ("name",)),
-    "name-with-slash": (_sub('name = "minimal"', 'name = "a/b"'), ("name",)),
+    "count-negative": _set("remote_points", "1", "-1"),
+    "count-text": _set("remote_points", "1", '"one"'),
+    "count-range-reversed": _set("full_points", "[1, 2]", "[2, 1]"),
+    "share-above-one": _set("remote_share", "0.5", "1.5"),
+    "visits-negative": _set("visits_per_resident", "0.4", "-0.4"),
+    "visits-nan": _set("visits_per_resident", "0.4", "nan"),
+    "visits-inf": _set("visits_per_resident", "0.4", "inf"),
+    "visits-text": _set("visits_per_resident", "0.4", '"0,4"'),
+    "name-escapes-folder": _set("name", '"minimal"', '"../../etc"'),
+    "name-with-slash": _set("name", '"minimal"', '"a/b"'),
     "name-with-markup": (_sub('name = "minimal"', 'name = "[bold]x[/bold]"'), ("[bold]x[/bold]",)),
     "unknown-region": (_sub('region = "', 'region = "nowhere-land" #'), ("nowhere-land",)),
     "missing-bundle-folder": (
@@ -103,11 +93,11 @@ SCENARIO_CASES: dict[str, tuple[ScenarioEdit, tuple[str, ...]]] = {
         _sub('{ site = "Beta", tier = "remote" }', '{ site = "Omega", tier = "remote" }'),
         ("Omega",),
     ),
-    "baseline-bad-tier": (_sub('tier = "remote"', 'tier = "video"'), ("tier",)),
+    "baseline-bad-tier": _set("tier", '"remote"', '"video"'),
     "unknown-model": (_sub("[network]", '[network]\nmodel = "p_mediann"'), ("p_mediann",)),
     "unknown-objective": (_sub("[network]", '[network]\nobjective = "happiness"'), ("objective",)),
     "modes-not-summing": (_sub("car = 0.8, bus = 0.2", "car = 0.8, bus = 0.5"), ("mode_split",)),
-    "occupancy-below-one": (_sub("car_occupancy = 1.2", "car_occupancy = 0.5"), ("car_occupancy",)),
+    "occupancy-below-one": _set("car_occupancy", "1.2", "0.5"),
     "time-limit-zero": (_add("\n[solver]\ntime_limit = 0\n"), ("time_limit",)),
     "gap-above-one": (_add("\n[solver]\nmip_gap = 2\n"), ("mip_gap",)),
     "unknown-solver": (_add('\n[solver]\nname = "gurobi"\n'), ("gurobi",)),

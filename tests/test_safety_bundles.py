@@ -6,6 +6,7 @@ it through the command line into an output folder that holds a complete earlier 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -214,5 +215,32 @@ def test_batch_with_one_broken_region_writes_the_others_and_exits_1(bundle, tmp_
     scenario = write_scenario(tmp_path, bundle)
     result = runner.invoke(app, batch_args(f"{good},{bad}", scenario, tmp_path / "out"))
     assert result.exit_code == 1, result.output
-    assert (tmp_path / "out" / "tiny" / "summary.json").is_file()
+    assert (tmp_path / "out" / "tiny-minimal" / "summary.json").is_file()
+    assert not (tmp_path / "out" / "broken-minimal").exists()
     assert not (tmp_path / "out" / "broken").exists()
+
+
+def test_batch_on_a_cluster_is_quiet(bundle, tmp_path):
+    """Two workers: no Dask INFO lines, no solver banner, no traceback from closing."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "bundles"
+    for name in ("one", "two"):
+        shutil.copytree(bundle, root / name)
+        _toml('slug = "tiny"', f'slug = "{name}"')(root / name)
+    scenario = write_scenario(tmp_path, bundle)
+    args = batch_args(f"{root / 'one'},{root / 'two'}", scenario, tmp_path / "out", workers=2)
+    done = subprocess.run(
+        [sys.executable, "-m", "optimizer.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "one-minimal" / "summary.json").is_file()
+    noise = ("INFO", "Traceback", "CommClosedError", "distributed.", "Running HiGHS", "HiGHS")
+    for stream in (done.stdout, done.stderr):
+        for word in noise:
+            assert word not in stream, f"{word!r} in the output:\n{stream}"

@@ -148,19 +148,6 @@ EDIT_ERRORS: dict[str, tuple[tuple[str, str], str | None, tuple[str, ...]]] = {
         "mode_split",
         ("travel.mode_split:", "sum to 1", "1.1"),
     ),
-    "more-required-sites-than-allowed": (
-        ('required_sites = ["Alpha"]', 'required_sites = ["Alpha", "Beta", "Gamma"]'),
-        "required_sites",
-        ("network.required_sites:", "3 required sites but at most 2 full points"),
-    ),
-    "more-required-remote-sites-than-allowed": (
-        (
-            'required_sites = ["Alpha"]',
-            'required_sites = ["Alpha"]\nrequired_remote_sites = ["Beta", "Gamma"]',
-        ),
-        None,
-        ("network.required_remote_sites", "at most 1 remote points"),
-    ),
     "site-both-required-and-forbidden": (
         ('required_sites = ["Alpha"]', 'required_sites = ["Alpha"]\nforbidden_sites = ["alpha"]'),
         "forbidden_sites",
@@ -453,6 +440,39 @@ def test_unreachable_access_standard_names_the_cells(tiny_bundle, tmp_path):
     assert "populated cells are farther" in message and "1km" in message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        (
+            'required_sites = ["Alpha"]',
+            'required_sites = ["Alpha", "Beta", "Gamma"]',
+            "full_points",
+            ("3 required full sites but at most 2 full points", "001-alpha"),
+        ),
+        (
+            'required_sites = ["Alpha"]',
+            'required_sites = ["Alpha"]\nrequired_remote_sites = ["Beta", "Gamma"]',
+            "remote_points",
+            ("2 required remote sites but at most 1 remote points", "002-beta"),
+        ),
+    ],
+)
+def test_more_required_sites_than_points_is_the_models_error_at_the_scenario_line(
+    tiny_bundle, tmp_path, old, new, key, words
+):
+    text = edit(edit(MINIMAL, 'region = "tiny"', f'region = "{tiny_bundle.as_posix()}"'), old, new)
+    path = tmp_path / "case.toml"
+    path.write_text(text, encoding="utf-8")
+    scenario = load_scenario(path)  # loads: the model decides what is feasible
+    with pytest.raises(InfeasibleError) as info:
+        run_scenario(scenario)
+    message = str(info.value)
+    assert f"case.toml, line {line_of(text, key)}" in message
+    assert f"network.{key}" in message
+    for word in words:
+        assert word in message
+
+
 def test_sweep_table_and_plot(tiny_scenario, tmp_path):
     result = sweep(tiny_scenario, full_points=[1, 2], remote_points=[0, 1, 2])
     table = result.table
@@ -466,3 +486,33 @@ def test_sweep_table_and_plot(tiny_scenario, tmp_path):
     assert one_full["mean_minutes_any"].is_monotonic_decreasing
     csv, png = result.write(tmp_path / "sweep")
     assert csv.is_file() and png.stat().st_size > 10_000
+
+
+def test_sweep_command_writes_the_run_and_a_report_with_the_chart(tiny_scenario, tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.i18n import message
+
+    args = ["sweep", str(tiny_scenario.path), "--full", "1..2", "--remote", "0..1"]
+    done = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--lang", "fi"])
+    assert done.exit_code == 0, done.output
+    (folder,) = tmp_path.glob("*-sweep")
+    assert folder.name == f"tiny-{tiny_scenario.name}-sweep"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "map.html",
+        "report.html",
+        "results.gpkg",
+        "summary.json",
+        "sweep.csv",
+        "sweep.png",
+    ]
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert page.count('<img class="chart"') == 1
+    assert message("chart_alt", "fi") in page
+    # the sweep's own run is the scenario's network, as a plain run finds it
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    plain = run_scenario(tiny_scenario)
+    # (summary.json rounds to meaningful precision)
+    assert summary["solution"]["objective"] == pytest.approx(plain.choice.objective, rel=1e-4)

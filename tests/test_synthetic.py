@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 
 from optimizer import finland
 from optimizer.errors import DataError
-from optimizer.synthetic import generate_region, iter_reference_pairs, load_facts
+from optimizer.sources.synthetic import generate_region, iter_reference_pairs, load_facts
 
 REPO = Path(__file__).resolve().parents[1]
 FACTS = REPO / "data" / "facts" / "pohjois-karjala.toml"

@@ -31,6 +31,8 @@ from optimizer.traveltimes import (
     prepare_graph,
     travel_time_matrix,
 )
+from optimizer.traveltimes._csr import CostQuery
+from optimizer.traveltimes._paths import PARALLEL_MIN_WORK, network_costs, resolve_workers
 
 CRS = "EPSG:3067"
 TOL_S = 1e-6  # seconds: agreement with networkx asked for by the issue
@@ -156,6 +158,24 @@ def random_road_graphs(draw, *, allow_zero=False):
 HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def EVERY_DIRECTION(test):  # noqa: N802 - a decorator constant, like HYPOTHESIS
+    """Run ``test(self, graph, data, direction)`` on random graphs in every direction."""
+    return HYPOTHESIS(
+        given(
+            graph=random_road_graphs(),
+            data=st.data(),
+            direction=st.sampled_from(["to_destinations", "from_destinations", "round_trip"]),
+        )(test)
+    )
+
+
+def unique_core(graph):
+    """The largest strongly connected component, when it has 2+ nodes and no equal rival."""
+    comps = largest_scc(graph)
+    assume(len(comps[0]) >= 2 and (len(comps) == 1 or len(comps[1]) < len(comps[0])))
+    return comps[0]
+
+
 # ============================================================================= synthetic
 
 
@@ -184,16 +204,9 @@ class TestSynthetic:
                 else:
                     assert abs(minutes[i, j] * 60.0 - expected) <= TOL_S
 
-    @HYPOTHESIS
-    @given(
-        graph=random_road_graphs(),
-        data=st.data(),
-        direction=st.sampled_from(["to_destinations", "from_destinations", "round_trip"]),
-    )
+    @EVERY_DIRECTION
     def test_matrix_equals_networkx_plus_access_legs(self, graph, data, direction):
-        comps = largest_scc(graph)
-        assume(len(comps[0]) >= 2 and (len(comps) == 1 or len(comps[1]) < len(comps[0])))
-        core = comps[0]
+        core = unique_core(graph)
         seed = data.draw(st.integers(0, 2**32 - 1))
         rng = np.random.default_rng(seed)
         n_o = data.draw(st.integers(1, 7))
@@ -232,16 +245,9 @@ class TestSynthetic:
         np.testing.assert_array_equal(result.sparse_minutes().toarray(), result.minutes)
         np.testing.assert_array_equal(result.sparse_km().toarray(), result.km)
 
-    @HYPOTHESIS
-    @given(
-        graph=random_road_graphs(),
-        data=st.data(),
-        direction=st.sampled_from(["to_destinations", "from_destinations", "round_trip"]),
-    )
+    @EVERY_DIRECTION
     def test_cutoff_keeps_exactly_the_pairs_within_it(self, graph, data, direction):
-        comps = largest_scc(graph)
-        assume(len(comps[0]) >= 2 and (len(comps) == 1 or len(comps[1]) < len(comps[0])))
-        core = sorted(comps[0])
+        core = sorted(unique_core(graph))
         o = data.draw(st.lists(st.sampled_from(core), min_size=1, max_size=6))
         d = data.draw(st.lists(st.sampled_from(core), min_size=1, max_size=6))
         origins = node_points(graph, o, "c")
@@ -499,6 +505,102 @@ def grid_graph(side, rng, spacing=500.0):
                     if rng.random() > 0.1:
                         edges.append((v, u, seconds, spacing))
     return make_graph(coords, edges)
+
+
+# ============================================================================= worker processes
+
+
+def varied_grid(side, seed):
+    """A grid road graph with varied lengths (no km ties) and some one-way streets."""
+    rng = np.random.default_rng(seed)
+    graph = grid_graph(side, rng)
+    for _, _, data in graph.edges(data=True):
+        data["length"] = float(rng.uniform(200.0, 900.0))
+    return graph
+
+
+class TestWorkers:
+    """Worker processes give the very arrays one process gives, and networkx's values."""
+
+    @pytest.mark.parametrize("limit_s", [None, 400.0])
+    @pytest.mark.parametrize("legs", [("to",), ("from",), ("to", "from")])
+    def test_two_workers_give_identical_costs(self, legs, limit_s):
+        graph = varied_grid(9, seed=11)
+        index = prepare_graph(graph)
+        a = np.arange(0, 81, 2, dtype=np.int64)  # 41 nodes
+        b = np.arange(1, 81, 7, dtype=np.int64)  # 12 nodes: the Dijkstra sources
+        query = CostQuery(a, b, legs, limit_s)
+        assert resolve_workers(2, n_sources=12, n_nodes=81, legs=len(legs), min_work=0) == 2
+        one = network_costs(index, query, workers=1)
+        two = network_costs(index, query, workers=2, parallel_min_work=0, chunk_memory_mb=1e-6)
+        for serial, parallel in zip(one, two, strict=True):
+            if limit_s is None:
+                assert isinstance(parallel, np.ndarray)
+                np.testing.assert_array_equal(parallel, serial)
+            else:
+                assert isinstance(parallel, sp.csr_array)
+                np.testing.assert_array_equal(parallel.indptr, serial.indptr)
+                np.testing.assert_array_equal(parallel.indices, serial.indices)
+                np.testing.assert_array_equal(parallel.data, serial.data)
+        if legs == ("to",) and limit_s is None:
+            nodes = list(graph.nodes)
+            check_against_networkx(
+                graph,
+                [nodes[i] for i in a],
+                [nodes[j] for j in b],
+                two[0] / 60.0,
+                two[1] / 1000.0,
+            )
+
+    def test_matrix_with_two_workers_equals_one_worker(self, caplog):
+        # 40 x 40 grid, 1,000 origin and 700 destination nodes: 700 sources x 1,600 nodes
+        # x 2 legs is above PARALLEL_MIN_WORK, so workers=2 (and the default) really fork
+        graph = varied_grid(40, seed=5)
+        rng = np.random.default_rng(6)
+        nodes = np.array(list(graph.nodes))
+        origins = node_points(graph, rng.choice(nodes, 1000, replace=False), "c", (3.0, 4.0))
+        dests = node_points(graph, rng.choice(nodes, 700, replace=False), "s", (-2.0, 1.0))
+        options = {"direction": "round_trip", "use_cache": False}
+        one = travel_time_matrix(graph, origins, dests, workers=1, **options)
+        with caplog.at_level(logging.DEBUG, logger="optimizer.traveltimes._paths"):
+            two = travel_time_matrix(graph, origins, dests, workers=2, **options)
+        assert "in 2 process(es)" in caplog.text
+        default = travel_time_matrix(graph, origins, dests, **options)
+        n_sources = min(len(one.group_nodes), one.destination_snap["node"].nunique())
+        assert n_sources * len(nodes) * 2 >= PARALLEL_MIN_WORK
+        for other in (two, default):
+            np.testing.assert_array_equal(other.minutes, one.minutes)
+            np.testing.assert_array_equal(other.km, one.km)
+        # and a sample of pairs against networkx, both legs
+        node = {"origin": one.origin_snap["node"], "destination": one.destination_snap["node"]}
+        for i, j in [(0, 0), (17, 250), (999, 1), (321, 699)]:
+            o, d = node["origin"].iloc[i], node["destination"].iloc[j]
+            to = nx.shortest_path_length(graph, o, d, weight="travel_time")
+            back = nx.shortest_path_length(graph, d, o, weight="travel_time")
+            network = one.minutes[i, j] - one.origin_offset_minutes[i]
+            network -= 2 * one.destination_snap["access_minutes"].iloc[j]
+            assert network * 60.0 == pytest.approx(to + back, abs=TOL_S)
+
+
+class TestTreeEdgeLengths:
+    def test_lengths_at_finds_each_stored_edge(self):
+        # a hub with 9 in- and out-neighbours next to a sparse chain: full and subset slots
+        coords = {i: (100.0 * i, 0.0) for i in range(12)}
+        edges = [(0, i, 1.0, 10.0 * i) for i in range(1, 10)]
+        edges += [(i, 0, 1.0, 10.0 * i + 1) for i in range(1, 10)]
+        edges += [(9, 10, 1.0, 555.0), (10, 11, 2.0, 666.0), (11, 10, 2.0, 777.0)]
+        index = prepare_graph(make_graph(coords, edges))
+        lookup = {(u, v): m for u, v, _, m in edges}
+        rng = np.random.default_rng(0)
+        for csr, turned in ((index.forward, False), (index.reverse, True)):
+            for _ in range(20):
+                columns = rng.integers(-1, 12, 12).astype(np.int32)
+                got = csr.lengths_at(columns)
+                expected = [
+                    lookup.get((int(c), r) if turned else (r, int(c)), 0.0) if c >= 0 else 0.0
+                    for r, c in enumerate(columns)
+                ]
+                np.testing.assert_array_equal(got, expected)
 
 
 # ============================================================================= caching

@@ -26,14 +26,17 @@ Output folder
 ::
 
     out_dir/
-        <slug>/summary.json, results.gpkg, map.html
-        <slug>/manifest.json        completion marker: input key and SHA-256 of each file
+        <slug>-<scenario>/          summary.json, results.gpkg, map.html, report.html
+        <slug>-<scenario>/manifest.json
+                                    completion marker: input key and SHA-256 of each file
         national_summary.csv        one row per region + the total for Finland
         national_summary.json       the same rows, with column descriptions
 
-Each region's outputs are staged in a hidden folder ``out_dir/.<slug>.*`` and
-moved into place as one unit (:func:`optimizer._io.atomic_dir`), so
-``out_dir/<slug>`` is either absent, the previous complete result or the new
+The folder is named as a single run's (:func:`optimizer._names.run_name`), so
+batches of different scenarios into one ``out_dir`` never overwrite each other.
+Each region's outputs are staged in a hidden folder ``out_dir/.<slug>-<scenario>.*``
+and moved into place as one unit (:func:`optimizer._io.atomic_dir`), so
+``out_dir/<slug>-<scenario>`` is either absent, the previous complete result or the new
 complete result, never half-written. The batch holds the lock of ``out_dir``
 (:func:`optimizer._io.folder_lock`): a second batch or run on the same folder
 fails at once. The national tables are written to temporary files and renamed
@@ -50,7 +53,7 @@ the recorded contents; other regions are recomputed. ``force=True`` recomputes
 every region. Leftover staging folders of a killed batch are removed when the
 next batch starts, so a killed batch resumes where it stopped.
 
-Two requested regions with the same slug (their output folder) are an error
+Two requested regions with the same slug (so the same output folder) are an error
 before anything starts.
 
 National summary
@@ -71,12 +74,12 @@ import time
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer._io import folder_lock, writable_folder
-from optimizer._names import safe_name
+from optimizer._names import run_name, safe_name
 from optimizer.batch._dask import dask_client, quiet_dask
 from optimizer.batch._tasks import (
     MANIFEST_NAME,
@@ -249,8 +252,8 @@ def _resolve_targets(
     An unknown name stops the batch before anything starts; a known region
     without a bundle becomes a failed target that says how to build it.
     """
+    from optimizer.bundles import resolve_region
     from optimizer.finland import MAINLAND_REGIONS
-    from optimizer.region import resolve_region
 
     if bundles is not None and not bundles.is_dir():
         raise BundleNotFoundError(
@@ -316,7 +319,7 @@ def _check_unique(targets: Sequence[_Target]) -> None:
         other = seen.get(target.slug)
         if other is not None and other.bundle != target.bundle:
             raise OptimizerError(
-                f"two requested regions have the slug {target.slug!r} (their output folder): "
+                f"two requested regions have the slug {target.slug!r} (so one output folder): "
                 f"{other.bundle} and {target.bundle}; give each bundle its own slug in "
                 "region.toml or run them in separate batches"
             )
@@ -347,7 +350,7 @@ def run_batch(
         A :class:`~optimizer.scenario.Scenario`, a scenario file or a shipped
         scenario's name. Its ``region`` key is ignored (see the module docstring).
     out_dir
-        Output folder: ``out_dir/<slug>/`` per region and the national summary.
+        Output folder: ``out_dir/<slug>-<scenario>/`` per region and the national summary.
     scheduler
         Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
         ``None`` starts a local cluster of worker processes.
@@ -457,7 +460,8 @@ def _run_locked(
             )
             note(target.slug, "failed")
             continue
-        remove_leftovers(out, target.slug)
+        name = run_name(target.slug, scenario.name)
+        remove_leftovers(out, name)
         try:
             bundle_digest = bundle_hash(target.bundle)
         except OSError as exc:
@@ -474,7 +478,7 @@ def _run_locked(
             note(target.slug, "failed")
             continue
         key = input_key(digest, bundle_digest, settings, version)
-        folder = out / target.slug
+        folder = out / name
         done = None if force else complete_summary(folder, key)
         if done is not None:
             logger.info("%s: outputs complete and inputs unchanged, skipped", target.slug)
@@ -489,6 +493,7 @@ def _run_locked(
                 slug=target.slug,
                 bundle=target.bundle,
                 out_dir=out,
+                folder=name,
                 scenario=scenario,
                 settings=settings,
                 input_key=key,
@@ -519,18 +524,14 @@ def _run_locked(
             target.bundle,
         )
         if outcome.status == "ok":
-            written = complete_summary(out / outcome.slug, keys[outcome.slug])
+            written = complete_summary(outcome.output, keys[outcome.slug])
             if written is None:  # pragma: no cover - replaced under our feet
-                run = RegionRun(
-                    outcome.slug,
-                    target.name,
-                    target.code,
-                    "failed",
-                    f"OutputError: the outputs in {out / outcome.slug} are incomplete after "
+                run = replace(
+                    run,
+                    status="failed",
+                    error=f"OutputError: the outputs in {outcome.output} are incomplete after "
                     "the run; was the folder changed meanwhile?",
-                    None,
-                    outcome.seconds,
-                    target.bundle,
+                    output=None,
                 )
             else:
                 summaries[outcome.slug] = written

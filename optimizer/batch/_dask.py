@@ -23,18 +23,25 @@ _DASK_LOGGERS = ("distributed", "tornado", "asyncio")
 def quiet_dask(*, verbose: bool) -> Iterator[None]:
     """Silence Dask's own logging below ERROR for the duration of a batch, unless ``verbose``.
 
-    distributed attaches its own handler and level to the ``distributed``
-    logger when imported; this lowers its chatter only while the batch runs
-    and restores the levels afterwards.
+    distributed attaches its own handler and sets the levels of its loggers
+    from the Dask config when imported; this lowers its chatter only while the
+    batch runs (whether distributed is imported before or during it) and
+    restores the levels afterwards.
     """
     if verbose:
         yield
         return
+    import dask.config
+
     saved = {name: logging.getLogger(name).level for name in _DASK_LOGGERS}
+    # importing distributed sets its loggers' levels from the Dask config ("logging"
+    # section): quiet them there too, for a distributed first imported inside the batch
+    quiet = {f"logging.{name}": "critical" for name in _DASK_LOGGERS}
     try:
         for name in _DASK_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
-        yield
+        with dask.config.set(quiet):
+            yield
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)

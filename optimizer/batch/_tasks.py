@@ -1,6 +1,6 @@
 """One region of a batch: the task a Dask worker runs, and its completion manifest.
 
-A region's folder ``out_dir/<slug>/`` is written as one unit by
+A region's folder ``out_dir/<slug>-<scenario>/`` is written as one unit by
 :func:`optimizer.outputs.write_outputs`; its ``manifest.json`` is added to the
 staged set before it moves into place. The manifest records the input key
 (scenario, bundle, settings and package version) and the SHA-256 of every
@@ -43,7 +43,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: File name of a region's completion marker inside ``out_dir/<slug>/``.
+#: File name of a region's completion marker inside ``out_dir/<slug>-<scenario>/``.
 MANIFEST_NAME = "manifest.json"
 #: Version of the manifest layout.
 FORMAT = "optimizer-batch/2"
@@ -59,6 +59,7 @@ class Task:
     slug: str
     bundle: Path
     out_dir: Path
+    folder: str
     scenario: Scenario
     settings: Settings
     input_key: str
@@ -130,9 +131,9 @@ def complete_summary(folder: Path, key: str) -> dict[str, Any] | None:
     return summary if isinstance(summary, dict) else None
 
 
-def remove_leftovers(out_dir: Path, slug: str) -> None:
-    """Remove the hidden staging folders a killed batch left for ``slug``."""
-    for leftover in out_dir.glob(f".{slug}.*"):
+def remove_leftovers(out_dir: Path, folder: str) -> None:
+    """Remove the hidden staging folders a killed batch left for ``out_dir/<folder>``."""
+    for leftover in out_dir.glob(f".{folder}.*"):
         if leftover.is_dir():
             logger.info("removing %s left by an interrupted batch", leftover)
             shutil.rmtree(leftover, ignore_errors=True)
@@ -186,7 +187,7 @@ def run_region(task: Task) -> Outcome:
             task.out_dir,
             assets=task.assets,
             lock=False,  # the batch holds the lock of out_dir
-            name=task.slug,
+            name=task.folder,
             on_staged=add_manifest,
             settings=task.settings,
         )

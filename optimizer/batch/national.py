@@ -48,7 +48,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 _IDENTITY_DESCRIPTIONS = {
-    "region": "region slug (output folder name); 'total' for Finland",
+    "region": "region slug (the output folder is <region>-<scenario>); 'total' for Finland",
     "name": "region name",
     "code": "maakunta code",
     "status": "ok, skipped (outputs up to date), failed; total row: ok or partial",

@@ -17,16 +17,52 @@ from typing import Protocol
 from optimizer.i18n import Lang, format_list, format_number, format_share, message
 
 __all__ = [
+    "OPEN_ROLES",
+    "OTHER_TIER",
     "AccessFigures",
     "CostFigures",
     "HeadlineRow",
     "NetworkFigures",
     "QualityFigures",
     "TravelFigures",
+    "canonical_role",
     "headline_rows",
     "quality_lines",
+    "site_status",
     "synthetic_note",
 ]
+
+#: The roles of an open point: a joint service point and a remote-service point.
+OPEN_ROLES = ("full", "remote")
+#: The other tier of an open point.
+OTHER_TIER = {"full": "remote", "remote": "full"}
+
+
+def canonical_role(role: str) -> str:
+    """``"full"``, ``"remote"``, or ``"unused"`` for any other role (closed, candidate)."""
+    return role if role in OPEN_ROLES else "unused"
+
+
+def site_status(role: str, baseline_role: str | None) -> str:
+    """Return a site's change against the baseline, as the map and the report show it.
+
+    Returns
+    -------
+    str
+        ``"kept"`` (open in both, same tier), ``"converted"`` (open in both, the
+        other tier: a joint service point that becomes a remote-service point, or
+        the reverse), ``"new"``, ``"closed"``, ``"unused"``; or ``""`` without a
+        baseline (then a site whose role is ``"closed"`` is ``"closed"``).
+    """
+    if baseline_role is None:
+        return "closed" if role == "closed" else ""
+    role, baseline_role = canonical_role(role), canonical_role(baseline_role)
+    if role in OPEN_ROLES:
+        if baseline_role not in OPEN_ROLES:
+            return "new"
+        return "kept" if role == baseline_role else "converted"
+    return "closed" if baseline_role in OPEN_ROLES else "unused"
+
 
 #: Minutes of the shares in the headline.
 HEADLINE_MINUTES = (30, 60)

@@ -19,11 +19,15 @@ from numpy.typing import NDArray
 from optimizer.errors import CRSError, DataError
 from optimizer.i18n import Lang, check_lang, format_number, message
 from optimizer.maps._figures import (
+    OPEN_ROLES,
+    OTHER_TIER,
     NetworkFigures,
     QualityFigures,
+    canonical_role,
     headline_rows,
     minutes_text,
     quality_lines,
+    site_status,
     synthetic_note,
 )
 from optimizer.maps._layers import boundary_layer, catchment_layer, change_layer, minutes_layer
@@ -39,7 +43,6 @@ logger = logging.getLogger(__name__)
 #: (or, without one, from ``role == "closed"``).
 SITE_ROLES = ("full", "remote", "unused", "closed", "none")
 
-_OPEN = ("full", "remote")
 _TIERS = ("full", "any")
 _LOCALES = {"en": "en-GB", "fi": "fi-FI", "sv": "sv-FI"}
 _POPUP_NUMBERS = (
@@ -109,29 +112,15 @@ def _site_positions(cells: pd.DataFrame, column: str, ids: Mapping[str, int]) ->
 # --------------------------------------------------------------------------------------
 
 
-def _canonical(role: str) -> str:
-    return role if role in _OPEN else "unused"
-
-
-def site_status(role: str, baseline_role: str | None) -> str:
-    """``"kept"``, ``"new"``, ``"closed"``, ``"unused"``, or ``""`` without a baseline.
-
-    Without a baseline role, a site whose role is ``"closed"`` is closed.
-    """
-    if baseline_role is None:
-        return "closed" if role == "closed" else ""
-    role, baseline_role = _canonical(role), _canonical(baseline_role)
-    if role in _OPEN:
-        return "kept" if baseline_role in _OPEN else "new"
-    return "closed" if baseline_role in _OPEN else "unused"
-
-
 def _symbol_label(kind: str, status: str, lang: Lang) -> str:
     if kind == "closed":
         return message("symbol_closed", lang)
     tier = message(f"tier_{kind}", lang)
     if status in ("kept", "new"):
         return message(f"symbol_{status}", lang, tier=tier)
+    if status == "converted":
+        was = message(f"tier_{OTHER_TIER[kind]}", lang).lower()
+        return message("symbol_converted", lang, tier=tier, was=was)
     return tier
 
 
@@ -144,8 +133,8 @@ def _sites_payload(sites_ll: gpd.GeoDataFrame, lang: Lang) -> dict[str, Any]:
             str(row["baseline_role"]) if has_base and pd.notna(row["baseline_role"]) else None
         )
         status = site_status(raw_role, raw_base)
-        role = _canonical(raw_role)
-        base = None if raw_base is None else _canonical(raw_base)
+        role = canonical_role(raw_role)
+        base = None if raw_base is None else canonical_role(raw_base)
         if raw_base is None and status == "closed":
             base = "full"  # closed without a known tier: drawn as a closed point
         kind = "closed" if status == "closed" else role
@@ -156,7 +145,7 @@ def _sites_payload(sites_ll: gpd.GeoDataFrame, lang: Lang) -> dict[str, Any]:
             classes.append(f"snopt-was-{base}")
         classes.append(f"snopt-{kind}")
         popup = [[message("popup_tier", lang), message(f"tier_{role}", lang)]]
-        if status in ("kept", "new", "closed"):
+        if status in ("kept", "new", "converted", "closed"):
             popup.append([message("popup_status", lang), message(f"status_{status}", lang)])
         if has_base and base is not None and base != role:
             popup.append([message("popup_baseline_tier", lang), message(f"tier_{base}", lang)])
@@ -180,17 +169,17 @@ def _sites_payload(sites_ll: gpd.GeoDataFrame, lang: Lang) -> dict[str, Any]:
                 "lon": round(float(point.x), 6),
                 "kind": kind,
                 "cls": " ".join(classes),
-                "label": role in _OPEN,
+                "label": role in OPEN_ROLES,
                 "popup": popup,
             }
         )
         symbols.setdefault((kind, status), " ".join(classes))
     order = {"full": 0, "remote": 1, "closed": 2, "unused": 3}
-    status_order = {"kept": 0, "new": 1}
+    status_order = {"kept": 0, "converted": 1, "new": 2}
     legend = [
         {"cls": cls, "label": _symbol_label(kind, status, lang)}
         for (kind, status), cls in sorted(
-            symbols.items(), key=lambda kv: (order[kv[0][0]], status_order.get(kv[0][1], 2))
+            symbols.items(), key=lambda kv: (order[kv[0][0]], status_order.get(kv[0][1], 3))
         )
     ]
     groups = [

@@ -348,10 +348,7 @@ def check_budget(self: Any) -> None:
     lo_f, _ = self._full_range()
     lo_f = max(lo_f, int(self.desk_lo[self.every].max(initial=0)))
     lo_r = self.count_remote[0]
-    free = np.ones(self.n_sites, dtype=bool)
-    free[self.forbidden] = False
-    free[self.required] = False
-    free[self.required_remote] = False
+    free = self._free_sites()
     req_cost = float(
         self.site_cost_full[self.required].sum() + self.site_cost_remote[self.required_remote].sum()
     )

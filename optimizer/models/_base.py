@@ -138,6 +138,8 @@ class LocationModel:
     #: Site parameters that :meth:`from_region` may read from ``region.sites``:
     #: parameter name -> default column (``None``: only when given as a column name).
     site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType({})
+    #: The result type of :meth:`solve` (a model with more results returns a subclass).
+    solution_type: ClassVar[type[Solution]] = Solution
 
     cost: ArrayLike = field(kw_only=False)
     required: ArrayLike | None = None
@@ -455,41 +457,70 @@ class LocationModel:
             bound = max(bound, objective) if math.isfinite(bound) else math.inf
         else:
             bound = min(bound, objective) if math.isfinite(bound) else -math.inf
-        gap = relative_gap(objective, bound)
-        status = status_of(gap, ctx.mip_gap)
-        seconds = ctx.elapsed()
+        sol = self._solution(
+            fields,
+            objective=objective,
+            bound=bound,
+            seconds=ctx.elapsed(),
+            solver=ctx.solver,
+            mip_gap=ctx.mip_gap,
+        )
         logger.info(
             "%s: %s objective=%.6g bound=%.6g gap=%.3g%% in %.2fs (%s)",
             self.name,
-            status,
+            sol.status,
             objective,
             bound,
-            100 * gap if math.isfinite(gap) else math.inf,
-            seconds,
+            100 * sol.gap if math.isfinite(sol.gap) else math.inf,
+            sol.seconds,
             ctx.solver,
         )
-        return Solution(
-            model=self.name,
-            status=status,
+        return sol
+
+    def _solution(
+        self,
+        fields: dict[str, Any],
+        *,
+        objective: float,
+        bound: float,
+        seconds: float,
+        solver: str,
+        mip_gap: float = 0.0,
+        model: str | None = None,
+    ) -> Solution:
+        """Return a :attr:`solution_type` of ``fields`` (from :meth:`_solution_fields`).
+
+        The gap follows from ``objective`` and ``bound``, the status from the
+        gap and the ``mip_gap`` asked for; ``model`` defaults to the model's name.
+        """
+        gap = relative_gap(objective, bound)
+        return self.solution_type(
+            model=self.name if model is None else model,
+            status=status_of(gap, mip_gap),
             objective=objective,
             bound=bound,
             gap=gap,
             seconds=seconds,
-            solver=ctx.solver,
+            solver=solver,
             site_ids=self.site_ids,
             demand_ids=self.demand_ids,
             **fields,
         )
 
-    def _site_fields(self, cols: NDArray[np.int64]) -> dict[str, Any]:
-        """``open_sites``, ``open_site_ids`` and ``tiers`` of single-tier open columns."""
+    def _site_fields(
+        self, cols: NDArray[np.int64], *, tiers: tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
+        """``open_sites``, ``open_site_ids`` and ``tiers`` of the open columns ``cols``.
+
+        ``tiers`` gives the tier of each of the sorted ``cols`` (default: all ``"full"``).
+        """
         cols = np.sort(np.asarray(cols, dtype=np.int64))
         return {
             "open_sites": tuple(int(j) for j in cols),
             "open_site_ids": None
             if self.site_ids is None
             else tuple(self.site_ids[j] for j in cols),
-            "tiers": tuple("full" for _ in cols),
+            "tiers": tuple("full" for _ in cols) if tiers is None else tiers,
         }
 
 

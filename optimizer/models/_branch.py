@@ -1,4 +1,4 @@
-"""Branch-and-Benders-cut on the LP master of :mod:`._engine`.
+"""Branch-and-Benders-cut on the LP master of :mod:`._master` (run by :mod:`._engine`).
 
 HiGHS offers no lazy-constraint callback, so a MIP solve of the Benders
 master only sees the cuts added before it started, and its tree explores
@@ -35,9 +35,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from optimizer.models._problem import closed
+
 if TYPE_CHECKING:
     from optimizer.models._base import SolveContext
-    from optimizer.models._engine import _Master
+    from optimizer.models._master import Master
 
 __all__: list[str] = []
 
@@ -71,14 +73,8 @@ class TreeResult:
     nodes: int
 
 
-def _closed(ub: float, lb: float, gap: float) -> bool:
-    if not (math.isfinite(ub) and math.isfinite(lb)):
-        return False
-    return ub - lb <= gap * max(abs(ub), 1e-12) + 1e-9 * max(1.0, abs(ub))
-
-
 def branch_and_bound(
-    master: _Master,
+    master: Master,
     ints: NDArray[np.int64],
     root_bound: float,
     *,
@@ -135,7 +131,7 @@ def branch_and_bound(
     while heap:
         ub = incumbent()
         node = heap.pop()
-        if _closed(ub, node.bound, ctx.mip_gap):
+        if closed(ub, node.bound, ctx.mip_gap):
             floor = min(floor, node.bound)
             continue
         if ctx.out_of_time():
@@ -148,7 +144,7 @@ def branch_and_bound(
             heap.append(node)
             break
         value = max(value, node.bound)
-        if x is None or _closed(incumbent(), value, ctx.mip_gap):
+        if x is None or closed(incumbent(), value, ctx.mip_gap):
             floor = min(floor, value)
             continue
         if count % PURGE_EVERY == 0:
@@ -196,7 +192,7 @@ def branch_and_bound(
 
 
 def _node_lp(
-    master: _Master,
+    master: Master,
     ctx: SolveContext,
     offer: Callable[[NDArray[np.float64]], bool],
     to_base: Callable[[NDArray[np.float64]], NDArray[np.float64]],
@@ -218,7 +214,7 @@ def _node_lp(
             return math.inf, None, None, True
         if status != "optimal" or x is None:
             return None, None, None, False
-        if _closed(incumbent(), obj, ctx.mip_gap):
+        if closed(incumbent(), obj, ctx.mip_gap):
             return obj, None, None, True
         xi = x[ints]
         integral = bool(np.all(np.abs(xi - np.round(xi)) <= _INT_TOL))
@@ -233,15 +229,19 @@ def _node_lp(
             return obj, x, rc, False
 
 
-def reduced_cost_fixing(
-    master: _Master,
-    ints: NDArray[np.int64],
-    x_lp: NDArray[np.float64],
-    rc: NDArray[np.float64],
-    ub: float,
-    lb: float,
-) -> int:
+@dataclass
+class Root:
+    """The root LP of the master: its integer columns, their reduced costs, the incumbent value."""
+
+    master: Master
+    ints: NDArray[np.int64]
+    rc: NDArray[np.float64]
+    ub: float
+
+
+def reduced_cost_fixing(root: Root, x_lp: NDArray[np.float64], lb: float) -> int:
     """Fix integer columns whose reduced cost exceeds the gap (valid for any better solution)."""
+    master, ints, rc, ub = root.master, root.ints, root.rc, root.ub
     xv = x_lp[ints]
     lim = ub - lb + 1e-7 * max(1.0, abs(ub))
     at_lo = (xv <= 1e-9) & (rc > lim)
@@ -257,16 +257,9 @@ def reduced_cost_fixing(
     return n
 
 
-def probe(
-    master: _Master,
-    ints: NDArray[np.int64],
-    best_x: NDArray[np.float64],
-    rc: NDArray[np.float64],
-    ub: float,
-    budget: float,
-    ctx: SolveContext,
-) -> int:
+def probe(root: Root, best_x: NDArray[np.float64], budget: float, ctx: SolveContext) -> int:
     """Fix to 0 the integer columns whose forced opening lifts the LP bound above ``ub``."""
+    master, ints, rc, ub = root.master, root.ints, root.rc, root.ub
     lp = master.h.getLp()
     lo = np.asarray(lp.col_lower_)[ints]
     hi = np.asarray(lp.col_upper_)[ints]

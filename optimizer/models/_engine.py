@@ -34,27 +34,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from optimizer.errors import SolverError
-from optimizer.models._backends import highs_model, run_cbc, run_highs
+from optimizer.models._backends import run_cbc, run_highs
 from optimizer.models._base import Outcome, SolveContext, raise_no_solution, raise_solver_infeasible
-from optimizer.models._branch import branch_and_bound, probe, reduced_cost_fixing
-from optimizer.models._levels import (
-    Nodes,
-    SortedRows,
-    add_nodes_to_builder,
-    elloumi_nodes,
-    node_values,
-    reach_sets,
-    separate,
-)
+from optimizer.models._branch import Root, branch_and_bound, probe, reduced_cost_fixing
+from optimizer.models._levels import Nodes, add_nodes_to_builder, elloumi_nodes, node_values
+from optimizer.models._master import Master
 from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._problem import DistanceProblem, closed, round_base
 from optimizer.models._reduce import restrict
 
 __all__: list[str] = []
@@ -64,75 +55,6 @@ logger = logging.getLogger(__name__)
 #: Above this many (row, level) pairs the HiGHS path uses Benders instead of the compact MILP
 #: (measured: Benders is 5-20x faster already on the 100-node OR-Library instances).
 COMPACT_LIMIT = 2_000
-
-
-@dataclass
-class Block:
-    """One distance block: rows of a cost matrix, weights, and the open-site columns."""
-
-    cost: NDArray[np.float64]
-    w: NDArray[np.float64]
-    combo: list[NDArray[np.int64]]
-    forced: NDArray[np.bool_]
-    min_open: int
-    name: str
-    sr: SortedRows = field(init=False)
-
-    def __post_init__(self) -> None:
-        keep = self.w > 0
-        self.cost = np.ascontiguousarray(self.cost[keep])
-        self.w = self.w[keep]
-        self.sr = SortedRows(self.cost)
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows with positive weight."""
-        return int(self.w.size)
-
-    def open_level(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Per-site open level ``sum of combo columns`` at base values ``x``."""
-        a = np.zeros(self.cost.shape[1])
-        for c in self.combo:
-            a += x[c]
-        return a
-
-    def work(self) -> int:
-        """Estimate the (row, level) pairs of the full compact formulation."""
-        m = self.cost.shape[1]
-        nfin = np.isfinite(self.cost).sum(axis=1)
-        cap = m - self.min_open + 1 if self.min_open >= 1 else m
-        return int(np.minimum(nfin, cap).sum())
-
-
-@dataclass
-class DistanceProblem:
-    """What a model hands to the engine.
-
-    Attributes
-    ----------
-    base
-        The MILP over the base variables (sites and any extra variables) with
-        their linear costs and side constraints; the blocks add the rest.
-    blocks
-        The distance blocks.
-    evaluate
-        Exact objective of integral base values (``inf`` if infeasible).
-    complete
-        Completes integral site values into full base values (extra variables).
-    heuristic
-        Returns an integral base vector, or ``None``.
-    improve
-        Turns fractional base values into an integral base vector (rounding
-        plus local search), or returns ``None``.
-    """
-
-    base: Milp
-    blocks: list[Block]
-    evaluate: Callable[[NDArray[np.float64]], float]
-    complete: Callable[[NDArray[np.float64]], NDArray[np.float64]]
-    heuristic: Callable[[], NDArray[np.float64] | None]
-    improve: Callable[[NDArray[np.float64]], NDArray[np.float64] | None]
-    name: str = "model"
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,204 +120,15 @@ def solve_compact(prob: DistanceProblem, ctx: SolveContext) -> Outcome:
             return Outcome(x0, -math.inf, False)
         raise_no_solution(prob.name, ctx)
     assert res.x is not None
-    x = _round_base(prob, res.x[:nb])
+    x = round_base(prob, res.x[:nb])
     if x0 is not None and prob.evaluate(x0) < prob.evaluate(x):
         x = x0
     return Outcome(x, res.bound, res.status == "optimal")
 
 
-def _round_base(prob: DistanceProblem, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    out = x.copy()
-    ints = prob.base.integer
-    out[ints] = np.round(out[ints])
-    return prob.complete(out)
-
-
 # ---------------------------------------------------------------------------------------
 # Benders path
 # ---------------------------------------------------------------------------------------
-
-
-class _Master:
-    """The Benders master in a live ``highspy.Highs`` instance."""
-
-    def __init__(self, prob: DistanceProblem) -> None:
-        import highspy
-
-        self.hs = highspy
-        self.prob = prob
-        base = prob.base
-        self.nb = base.n_cols
-        relaxed = Milp(
-            base.col_cost,
-            base.col_lb.copy(),
-            base.col_ub.copy(),
-            np.zeros(self.nb, dtype=bool),
-            base.A,
-            base.row_lb,
-            base.row_ub,
-            base.offset,
-            False,
-            None,
-        )
-        self.h = highs_model(relaxed)
-        # HiGHS's LP presolve is slow on covering rows and useless for warm re-solves
-        self.h.setOptionValue("presolve", "off")
-        self.clusters: list[NDArray[np.int64]] = []
-        self.theta: list[NDArray[np.int64]] = []
-        col = self.nb
-        for blk in prob.blocks:
-            # one theta per cluster of rows sharing their nearest site (measured:
-            # per-row thetas make the LP and MIP rounds several times slower)
-            near = np.argmin(blk.cost, axis=1) if blk.n_rows else np.zeros(0, dtype=np.int64)
-            cl = np.unique(near, return_inverse=True)[1].astype(np.int64).reshape(-1)
-            k = int(cl.max()) + 1 if cl.size else 0
-            lb = np.bincount(cl, weights=blk.w * blk.sr.ds[:, 0], minlength=k) if k else np.zeros(0)
-            if k:
-                self.h.addVars(k, lb, np.full(k, highspy.kHighsInf))
-                idx = np.arange(col, col + k, dtype=np.int64)
-                self.h.changeColsCost(k, idx.astype(np.int32), np.ones(k))
-            else:
-                idx = np.zeros(0, dtype=np.int64)
-            col += k
-            self.clusters.append(cl)
-            self.theta.append(idx)
-        self.n_cols = col
-        self._add_reach_rows()
-        self.n_cuts = 0
-        self.n_kept_rows = self.h.getNumRow()  # rows before the first cut (never purged)
-
-    def purge(self, tol: float = 1e-6) -> int:
-        """Delete the cut rows that are slack at the current LP solution; return how many.
-
-        Fewer rows make every later dual simplex pivot cheaper; a deleted cut is
-        separated again where it matters.
-        """
-        sol = self.h.getSolution()
-        if not sol.value_valid:
-            return 0
-        act = np.asarray(sol.row_value, dtype=np.float64)[self.n_kept_rows :]
-        lo = np.asarray(self.h.getLp().row_lower_, dtype=np.float64)[self.n_kept_rows :]
-        slack = act - lo > tol * np.maximum(1.0, np.abs(lo))
-        idx = np.nonzero(slack)[0] + self.n_kept_rows
-        if idx.size:
-            self.h.deleteRows(int(idx.size), idx.astype(np.int32))
-        return int(idx.size)
-
-    def _add_reach_rows(self) -> None:
-        for blk in self.prob.blocks:
-            if blk.n_rows == 0:
-                continue
-            ptr, sites = reach_sets(blk.cost, blk.forced, blk.min_open)
-            nr = ptr.size - 1
-            if nr == 0:
-                continue
-            rows, cols = [], []
-            lens = np.diff(ptr)
-            rid = np.repeat(np.arange(nr), lens)
-            for c in blk.combo:
-                rows.append(rid)
-                cols.append(c[sites])
-            mat = sp.csr_matrix(
-                (np.ones(sum(r.size for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
-                shape=(nr, self.n_cols),
-            )
-            mat.sum_duplicates()
-            self._add_csr(mat, np.ones(nr))
-
-    def _add_csr(self, mat: sp.csr_matrix, lb: NDArray[np.float64]) -> None:
-        mat.sort_indices()
-        self.h.addRows(
-            mat.shape[0],
-            lb,
-            np.full(mat.shape[0], self.hs.kHighsInf),
-            mat.nnz,
-            mat.indptr[:-1].astype(np.int32),
-            mat.indices.astype(np.int32),
-            mat.data.astype(np.float64),
-        )
-
-    def cuts_at(
-        self, x_site: NDArray[np.float64]
-    ) -> list[tuple[int, sp.csr_matrix, NDArray[np.float64], NDArray[np.float64]]]:
-        """Cut batches (block, coef per site, rhs, row values) at base values ``x_site``."""
-        out = []
-        for b, blk in enumerate(self.prob.blocks):
-            if blk.n_rows == 0:
-                continue
-            a = np.clip(blk.open_level(x_site), 0.0, 1.0)
-            cb = separate(blk.sr, blk.w, self.clusters[b], self.theta[b].size, a)
-            out.append((b, cb.coef, cb.rhs, cb.row_value))
-        return out
-
-    def add_cuts(
-        self,
-        batches: list[tuple[int, sp.csr_matrix, NDArray[np.float64], NDArray[np.float64]]],
-        x: NDArray[np.float64] | None,
-        tol: float = 1e-7,
-    ) -> int:
-        """Add the cuts violated at master point ``x`` (all if ``x`` is None)."""
-        added = 0
-        for b, coef, rhs, _ in batches:
-            blk = self.prob.blocks[b]
-            th = self.theta[b]
-            if x is not None:
-                a = blk.open_level(x[: self.nb])
-                viol = rhs - coef @ a - x[th]
-                sel = np.nonzero(viol > tol * np.maximum(1.0, np.abs(rhs)))[0]
-            else:
-                sel = np.arange(rhs.size)
-            if sel.size == 0:
-                continue
-            sub = coef[sel].tocoo()
-            cols = [th[sel]]
-            vals = [np.ones(sel.size)]
-            rr = [np.arange(sel.size)]
-            for c in blk.combo:
-                rr.append(sub.row)
-                cols.append(c[sub.col])
-                vals.append(sub.data)
-            mat = sp.csr_matrix(
-                (np.concatenate(vals), (np.concatenate(rr), np.concatenate(cols))),
-                shape=(sel.size, self.n_cols),
-            )
-            mat.sum_duplicates()
-            self._add_csr(mat, rhs[sel])
-            added += sel.size
-        self.n_cuts += added
-        return added
-
-    def theta_values(self, x_base: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Exact per-cluster values at integral ``x_base`` (for MIP starts)."""
-        vals = np.zeros(self.n_cols - self.nb)
-        for b, blk in enumerate(self.prob.blocks):
-            if blk.n_rows == 0:
-                continue
-            a = blk.open_level(x_base) > 0.5
-            d = blk.cost[:, a].min(axis=1) if a.any() else np.full(blk.n_rows, np.inf)
-            vals[self.theta[b] - self.nb] = np.bincount(
-                self.clusters[b], weights=blk.w * d, minlength=self.theta[b].size
-            )
-        return vals
-
-    def run_lp(
-        self, ctx: SolveContext | None = None
-    ) -> tuple[str, NDArray[np.float64] | None, float]:
-        """Solve the current LP (within the time left); return (status, x, objective)."""
-        rem = None if ctx is None else ctx.remaining()
-        # HiGHS's time limit counts the run time of the instance over all its runs
-        limit = math.inf if rem is None else self.h.getRunTime() + max(rem, 0.01)
-        self.h.setOptionValue("time_limit", limit)
-        self.h.run()
-        ms = self.h.getModelStatus()
-        ms_enum = self.hs.HighsModelStatus
-        if ms == ms_enum.kOptimal:
-            x = np.asarray(self.h.getSolution().col_value, dtype=np.float64)
-            return "optimal", x, float(self.h.getInfo().objective_function_value)
-        if ms in (ms_enum.kInfeasible, ms_enum.kUnboundedOrInfeasible):
-            return "infeasible", None, math.inf
-        logger.debug("LP stopped with status %s", self.h.modelStatusToString(ms))
-        return "other", None, -math.inf
 
 
 def solve_benders(
@@ -432,7 +165,7 @@ def solve_benders(
         offer(prob.heuristic())
     t_heur = time.perf_counter() - t_start
     logger.debug("%s: heuristic value %.8g in %.2fs", prob.name, ub, t_heur)
-    master = _Master(prob)
+    master = Master(prob)
     if best_x is not None:
         master.add_cuts(master.cuts_at(best_x), None)
 
@@ -498,7 +231,7 @@ def solve_benders(
             status, x, obj = master.run_lp(ctx)  # re-solve: the duals must match the rows
             if status == "optimal" and x is not None:
                 x_lp, lb = x, max(lb, obj)
-    if best_x is not None and _closed(ub, lb, ctx.mip_gap):
+    if best_x is not None and closed(ub, lb, ctx.mip_gap):
         return Outcome(best_x, lb, True)
 
     # ---- reduced-cost fixing and probing ---------------------------------------------
@@ -510,7 +243,7 @@ def solve_benders(
         purged = master.purge()
         logger.debug("%s: purged %d slack cuts", prob.name, purged)
         if rc is not None:
-            fixed += reduced_cost_fixing(master, ints, x_lp, rc, ub, lb)
+            fixed += reduced_cost_fixing(Root(master, ints, rc, ub), x_lp, lb)
             if reduce and best_x is not None:
                 lp = master.h.getLp()
                 red = restrict(prob, np.asarray(lp.col_lower_)[:nb], np.asarray(lp.col_upper_)[:nb])
@@ -536,7 +269,7 @@ def solve_benders(
             if rem is not None:
                 budget = min(budget, 0.25 * rem)
             order_rc = rc if rc is not None else np.zeros(ints.size)
-            fixed += probe(master, ints, best_x, order_rc, ub, budget, ctx)
+            fixed += probe(Root(master, ints, order_rc, ub), best_x, budget, ctx)
     logger.debug(
         "%s: fixed %d of %d integer columns, %.2fs",
         prob.name,
@@ -553,7 +286,7 @@ def solve_benders(
             lb,
             incumbent=lambda: ub,
             offer=offer,
-            to_base=lambda xb: _round_base(prob, xb),
+            to_base=lambda xb: round_base(prob, xb),
             ctx=ctx,
         )
         logger.debug(
@@ -630,10 +363,10 @@ def solve_benders(
             bound = max(bound, mb)
         added = 0
         for xc in candidates:
-            xi = _round_base(prob, xc[:nb])
+            xi = round_base(prob, xc[:nb])
             offer(xi)
             added += master.add_cuts(master.cuts_at(xi), xc)
-        if best_x is not None and _closed(ub, bound, ctx.mip_gap):
+        if best_x is not None and closed(ub, bound, ctx.mip_gap):
             proven = True
             break
         if ms != ms_enum.kOptimal:
@@ -659,12 +392,6 @@ def solve_benders(
         raise_no_solution(prob.name, ctx)
     assert best_x is not None
     return Outcome(best_x, min(bound, ub), proven)
-
-
-def _closed(ub: float, lb: float, gap: float) -> bool:
-    if not (math.isfinite(ub) and math.isfinite(lb)):
-        return False
-    return ub - lb <= gap * max(abs(ub), 1e-12) + 1e-9 * max(1.0, abs(ub))
 
 
 def solve_distance(prob: DistanceProblem, ctx: SolveContext) -> Outcome:

@@ -15,6 +15,8 @@ for rows served by ``l`` that ``j`` would take over.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
@@ -112,8 +114,7 @@ def greedy_add(
 ) -> NDArray[np.int64]:
     """Add ``count`` sites one by one, each time the one with the best net saving."""
     cur = list(open_cols.tolist())
-    avail = allowed.copy()
-    avail[cur] = False
+    avail = _closed_allowed(allowed, np.asarray(cur, dtype=np.int64))
     d1, _, _ = flow.state(np.asarray(cur, dtype=np.int64))
     for _ in range(count):
         if not avail.any():
@@ -129,31 +130,32 @@ def greedy_add(
     return np.asarray(cur, dtype=np.int64)
 
 
-def interchange(
+def _closed_allowed(allowed: NDArray[np.bool_], sites: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Return the allowed sites that are not among the open ``sites``."""
+    out = allowed.copy()
+    out[sites] = False
+    return out
+
+
+def _best_swap(
     flow: Flow,
-    open_cols: NDArray[np.int64],
-    allowed: NDArray[np.bool_],
+    sites: NDArray[np.int64],
+    state: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]],
+    closed_ok: NDArray[np.bool_],
     fixed: NDArray[np.bool_],
-    *,
-    max_iter: int = 500,
-) -> NDArray[np.int64]:
-    """Best-improvement swap search with a fixed number of open sites."""
-    sites = np.asarray(open_cols, dtype=np.int64).copy()
-    if sites.size == 0 or flow.n == 0:
-        return sites
-    for _ in range(max_iter):
-        d1, d2, phi = flow.state(sites)
-        delta = flow.swap_delta(d1, d2, phi, sites.size)
-        closed_ok = allowed.copy()
-        closed_ok[sites] = False
-        delta[:, ~closed_ok] = np.inf
-        delta[fixed[sites], :] = np.inf
-        k = np.unravel_index(int(np.argmin(delta)), delta.shape)
-        base = float(flow.w @ d1)
-        if not delta[k] < -1e-10 * max(1.0, abs(base)):
-            break
-        sites[k[0]] = k[1]
-    return np.sort(sites)
+    site_cost: NDArray[np.float64] | None = None,
+) -> tuple[float, int, int]:
+    """Best swap of an open site for a closed allowed one: ``(cost change, position, site)``.
+
+    ``state`` is :meth:`Flow.state` of ``sites``; open sites marked ``fixed`` stay.
+    """
+    sw = flow.swap_delta(*state, sites.size)
+    if site_cost is not None:
+        sw += site_cost[None, :] - site_cost[sites][:, None]
+    sw[:, ~closed_ok] = np.inf
+    sw[fixed[sites], :] = np.inf
+    k = np.unravel_index(int(np.argmin(sw)), sw.shape)
+    return float(sw[k]), int(k[0]), int(k[1])
 
 
 def pmedian_heuristic(flow: Flow, p: int, required: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -161,7 +163,7 @@ def pmedian_heuristic(flow: Flow, p: int, required: NDArray[np.bool_]) -> NDArra
     allowed = np.ones(flow.m, dtype=bool)
     req = np.nonzero(required)[0]
     sites = greedy_add(flow, req, allowed, p - req.size)
-    return interchange(flow, sites, allowed, required)
+    return local_search(flow, sites, allowed, required)
 
 
 def pmedian_from_fractional(
@@ -173,46 +175,52 @@ def pmedian_from_fractional(
     score = np.where(allowed & ~required, y, -np.inf)
     extra = np.argsort(-score, kind="stable")[: p - req.size]
     sites = np.concatenate([req, extra]).astype(np.int64)
-    return interchange(flow, sites, allowed, required)
+    return local_search(flow, sites, allowed, required)
 
 
-def ufl_local_search(
+def local_search(
     flow: Flow,
     open_cols: NDArray[np.int64],
     allowed: NDArray[np.bool_],
     fixed: NDArray[np.bool_],
-    site_cost: NDArray[np.float64],
     *,
-    max_iter: int = 1000,
+    site_cost: NDArray[np.float64] | None = None,
+    max_iter: int | None = None,
 ) -> NDArray[np.int64]:
-    """Add / drop / swap search for the fixed-charge problem (at least one site open)."""
+    """Best-improvement local search from ``open_cols``; open sites marked ``fixed`` stay.
+
+    Without ``site_cost``: swaps only, so the number of open sites stays (the
+    p-median interchange, at most 500 rounds). With ``site_cost``: add, drop and
+    swap moves for the fixed-charge problem, at least one site open (at most
+    1000 rounds).
+    """
     sites = np.asarray(open_cols, dtype=np.int64).copy()
+    swaps_only = site_cost is None
+    if swaps_only and (sites.size == 0 or flow.n == 0):
+        return sites
+    if max_iter is None:
+        max_iter = 500 if swaps_only else 1000
     for _ in range(max_iter):
         d1, d2, phi = flow.state(sites)
-        base = float(flow.w @ d1) + float(site_cost[sites].sum())
-        tol = 1e-10 * max(1.0, abs(base))
-        closed_ok = allowed.copy()
-        closed_ok[sites] = False
-        add = -flow.gain(d1) + site_cost
-        add[~closed_ok] = np.inf
-        best = ("none", float(-tol), -1, -1)
-        j = int(np.argmin(add))
-        if add[j] < best[1]:
-            best = ("add", float(add[j]), j, -1)
-        if sites.size >= 2:
-            drop = flow.loss(d1, d2, phi, sites.size) - site_cost[sites]
-            drop[fixed[sites]] = np.inf
-            l_ = int(np.argmin(drop))
-            if drop[l_] < best[1]:
-                best = ("drop", float(drop[l_]), -1, l_)
+        base = float(flow.w @ d1) + (0.0 if site_cost is None else float(site_cost[sites].sum()))
+        closed_ok = _closed_allowed(allowed, sites)
+        best = ("none", float(-1e-10 * max(1.0, abs(base))), -1, -1)
+        if site_cost is not None:
+            add = -flow.gain(d1) + site_cost
+            add[~closed_ok] = np.inf
+            j = int(np.argmin(add))
+            if add[j] < best[1]:
+                best = ("add", float(add[j]), j, -1)
+            if sites.size >= 2:
+                drop = flow.loss(d1, d2, phi, sites.size) - site_cost[sites]
+                drop[fixed[sites]] = np.inf
+                l_ = int(np.argmin(drop))
+                if drop[l_] < best[1]:
+                    best = ("drop", float(drop[l_]), -1, l_)
         if sites.size >= 1 and flow.n:
-            sw = flow.swap_delta(d1, d2, phi, sites.size)
-            sw += site_cost[None, :] - site_cost[sites][:, None]
-            sw[:, ~closed_ok] = np.inf
-            sw[fixed[sites], :] = np.inf
-            k = np.unravel_index(int(np.argmin(sw)), sw.shape)
-            if sw[k] < best[1]:
-                best = ("swap", float(sw[k]), int(k[1]), int(k[0]))
+            delta, pos, j = _best_swap(flow, sites, (d1, d2, phi), closed_ok, fixed, site_cost)
+            if delta < best[1]:
+                best = ("swap", delta, j, pos)
         kind, _, j, l_ = best
         if kind == "none":
             break
@@ -236,14 +244,12 @@ def ufl_heuristic(
     while True:
         d1, _, _ = flow.state(sites)
         g = flow.gain(d1) - site_cost
-        avail = allowed.copy()
-        avail[sites] = False
-        g[~avail] = -np.inf
+        g[~_closed_allowed(allowed, sites)] = -np.inf
         j = int(np.argmax(g))
         if not g[j] > 0:
             break
         sites = np.append(sites, j)
-    return ufl_local_search(flow, sites, allowed, required, site_cost)
+    return local_search(flow, sites, allowed, required, site_cost=site_cost)
 
 
 class TwoTierSearch:
@@ -265,13 +271,13 @@ class TwoTierSearch:
         cost_remote: NDArray[np.float64],
         count_full: tuple[int, int],
         count_remote: tuple[int, int],
-        budget_full: float,
-        budget_remote: float,
         req_full: NDArray[np.bool_],
         req_remote: NDArray[np.bool_],
-        cover: NDArray[np.bool_] | None,
-        cover_pen: NDArray[np.float64] | None,
-        hard: bool,
+        budget_full: float = math.inf,
+        budget_remote: float = math.inf,
+        cover: NDArray[np.bool_] | None = None,
+        cover_pen: NDArray[np.float64] | None = None,
+        hard: bool = True,
     ) -> None:
         big = finite_big(cost, w_full + w_any)
         self.F = Flow(cost, w_full, big)
@@ -318,24 +324,19 @@ class TwoTierSearch:
 
     def construct(self, allowed: NDArray[np.bool_]) -> NDArray[np.int64]:
         """Open the required sites, then add greedily up to the minimum counts."""
+        return self.construct_from(self._required_state(), allowed)
+
+    def _required_state(self) -> NDArray[np.int64]:
         t = np.zeros(self.m, dtype=np.int64)
         t[self.req_full] = 1
         t[self.req_remote] = 2
-        for tier, (lo, _) in ((1, self.count_full), (2, self.count_remote)):
-            while int((t == tier).sum()) < lo:
-                j = self._best_add(t, allowed, tier)
-                if j < 0:
-                    break
-                t[j] = tier
         return t
 
     def from_fractional(
         self, f: NDArray[np.float64], r: NDArray[np.float64], allowed: NDArray[np.bool_]
     ) -> NDArray[np.int64]:
         """Round LP values tier by tier (largest first, within counts and budgets)."""
-        t = np.zeros(self.m, dtype=np.int64)
-        t[self.req_full] = 1
-        t[self.req_remote] = 2
+        t = self._required_state()
         for tier, vals, (lo, hi), costs, budget in (
             (1, f, self.count_full, self.cf, self.budget_full),
             (2, r, self.count_remote, self.cr, self.budget_remote),
@@ -493,6 +494,27 @@ class TwoTierSearch:
                 cov = drop_cov[open_][:, None] + add_cov[None, :] - both.T @ self.N
             else:
                 cov = np.zeros((open_.size, self.m))
+
+            def swap_within(
+                tier: int,
+                sites: NDArray[np.int64],
+                extra: NDArray[np.float64] | float,
+                costs: NDArray[np.float64],
+                spent: float,
+                budget: float,
+                req: NDArray[np.bool_],
+            ) -> None:
+                # close one site of the tier and open a closed one in the same tier
+                rows = np.array([pos_a[int(j)] for j in sites])
+                d = extra + da[rows] + cov[rows] + costs[None, :] - costs[sites][:, None]
+                ok = closed[None, :] & (
+                    spent - costs[sites][:, None] + costs[None, :] <= budget + 1e-9
+                )
+                ok &= ~req[sites][:, None]
+                d = np.where(ok, d, np.inf)
+                k = np.unravel_index(int(np.argmin(d)), d.shape)
+                consider(float(d[k]), [(int(sites[k[0]]), 0), (int(k[1]), tier)])
+
             if nf:
                 dfull = (
                     self.F.swap_delta(d1f, d2f, phif, nf) if self.F.n else np.zeros((nf, self.m))
@@ -513,23 +535,7 @@ class TwoTierSearch:
                     d = np.where(ok, d, np.inf)
                     k = np.unravel_index(int(np.argmin(d)), d.shape)
                     consider(float(d[k]), [(int(full[k[0]]), 2), (int(rem[k[1]]), 1)])
-                rows = np.array([pos_a[int(j)] for j in full])
-                d = dfull + da[rows] + cov[rows] + self.cf[None, :] - self.cf[full][:, None]
-                ok = closed[None, :] & (
-                    spent_f - self.cf[full][:, None] + self.cf[None, :] <= self.budget_full + 1e-9
-                )
-                ok &= ~self.req_full[full][:, None]
-                d = np.where(ok, d, np.inf)
-                k = np.unravel_index(int(np.argmin(d)), d.shape)
-                consider(float(d[k]), [(int(full[k[0]]), 0), (int(k[1]), 1)])
+                swap_within(1, full, dfull, self.cf, spent_f, self.budget_full, self.req_full)
             if nr:
-                rows = np.array([pos_a[int(j)] for j in rem])
-                d = da[rows] + cov[rows] + self.cr[None, :] - self.cr[rem][:, None]
-                ok = closed[None, :] & (
-                    spent_r - self.cr[rem][:, None] + self.cr[None, :] <= self.budget_remote + 1e-9
-                )
-                ok &= ~self.req_remote[rem][:, None]
-                d = np.where(ok, d, np.inf)
-                k = np.unravel_index(int(np.argmin(d)), d.shape)
-                consider(float(d[k]), [(int(rem[k[0]]), 0), (int(k[1]), 2)])
+                swap_within(2, rem, 0.0, self.cr, spent_r, self.budget_remote, self.req_remote)
         return best[1] or None

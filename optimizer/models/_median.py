@@ -9,17 +9,18 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer.models._base import Outcome, SingleTierModel, SolveContext, nearest_open
-from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
+from optimizer.models._base import SingleTierModel, nearest_open
+from optimizer.models._distance import DistanceModel
 from optimizer.models._heuristics import Flow, finite_big
 from optimizer.models._inputs import RowGroups, group_rows
-from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._milp import MilpBuilder
+from optimizer.models._problem import Block, DistanceProblem
 
 __all__: list[str] = []
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
-class MedianModel(SingleTierModel):
+class MedianModel(SingleTierModel, DistanceModel):
     """Row aggregation and the distance engine for the single-tier median models."""
 
     methods: ClassVar[tuple[str, ...]] = ("compact", "benders")
@@ -111,13 +112,6 @@ class MedianModel(SingleTierModel):
         open_cols = self._sites_from_x(x_sites)
         given = self._open_costs()
         return self._fields(open_cols, None if given is None else float(given[open_cols].sum()))
-
-    def _solve(self, ctx: SolveContext) -> Outcome:
-        return solve_distance(self._problem(), ctx)
-
-    def _full_milp(self) -> Milp:
-        milp, _ = compact_milp(self._problem())
-        return milp
 
     def _evaluate_open(self, open_allowed: NDArray[np.bool_]) -> float:
         """Exact travel part for open allowed columns (inf if a weighted row is unserved)."""

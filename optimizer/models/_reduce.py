@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.models._milp import Milp
-
-if TYPE_CHECKING:
-    from optimizer.models._engine import DistanceProblem
+from optimizer.models._problem import Block, DistanceProblem
 
 __all__: list[str] = []
 
@@ -63,8 +60,6 @@ def restrict(
     sites (``combo == [arange]``) and all integer, when few enough columns
     survive. ``lo`` and ``hi`` are the current bounds of the base columns.
     """
-    from optimizer.models._engine import Block, DistanceProblem
-
     base = prob.base
     nb = base.n_cols
     if len(prob.blocks) != 1 or not base.integer.all():

@@ -7,8 +7,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,34 +19,26 @@ from optimizer.models._agency import (
     as_agency_matrix,
     as_agency_values,
     check_budget,
-    greedy_desks,
     network_figures,
     parse_presence,
 )
-from optimizer.models._base import LocationModel, Outcome, SolveContext
-from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
-from optimizer.models._heuristics import TwoTierSearch
+from optimizer.models._agency_problem import agency_problem
+from optimizer.models._base import Outcome, SolveContext
 from optimizer.models._inputs import (
     RowGroups,
-    as_site_values,
-    check_required_forbidden,
     demand_names,
     group_rows,
     resolve_sites,
-    site_names,
     unique_sets,
 )
-from optimizer.models._milp import Milp, MilpBuilder
-from optimizer.models.solution import Solution
-from optimizer.models.twotier import Count, _count_range
+from optimizer.models._problem import DistanceProblem
+from optimizer.models._tiers import Count, TieredModel
 
 __all__ = ["AgencySolution", "AgencyTwoTier"]
 
-_TOL = 1e-6
-
 
 @dataclass(eq=False, repr=False, kw_only=True)
-class AgencyTwoTier(LocationModel):
+class AgencyTwoTier(TieredModel):
     r"""Full and remote points, the desks each agency keeps at full points, and staffing.
 
     Each agency :math:`a` has, per demand row (cell) :math:`i`, in-person-only
@@ -178,10 +169,7 @@ class AgencyTwoTier(LocationModel):
     """
 
     name = "agency two-tier"
-    methods: ClassVar[tuple[str, ...]] = ("compact", "benders")
-    site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType(
-        {"site_cost_full": None, "site_cost_remote": None}
-    )
+    solution_type = AgencySolution
 
     visits_in_person: ArrayLike
     visits_remote: ArrayLike
@@ -237,10 +225,7 @@ class AgencyTwoTier(LocationModel):
             raise DataError("a soft access standard needs access_penalty (EUR per visit)")
         self.access_penalty = vals(self.access_penalty, k, name="access_penalty", default=0.0)
         self.every, self.desk_min, self.desk_max = parse_presence(self.presence, k, m)
-        self.count_full = _count_range(self.n_full, name="n_full", m=m)
-        self.count_remote = _count_range(self.n_remote, name="n_remote", m=m)
-        self.site_cost_full = as_site_values(self.site_cost_full, m, name="site_cost_full")
-        self.site_cost_remote = as_site_values(self.site_cost_remote, m, name="site_cost_remote")
+        self._init_tiers()
         if self.budget is not None:
             if not (math.isfinite(self.budget) and self.budget >= 0):
                 raise DataError(f"budget must be finite and >= 0; got {self.budget}")
@@ -248,20 +233,10 @@ class AgencyTwoTier(LocationModel):
         if not (math.isfinite(self.travel_weight) and self.travel_weight > 0):
             raise DataError(f"travel_weight must be finite and > 0; got {self.travel_weight}")
         self.travel_weight = float(self.travel_weight)
-        self.required_remote = resolve_sites(
-            self.required_remote, m, self.site_ids, name="required_remote"
-        )
-        check_required_forbidden(self.required_remote, self.forbidden, self.site_ids)
-        both = np.intersect1d(self.required, self.required_remote)
-        if both.size:
-            raise DataError(
-                f"{site_names(both, self.site_ids)} are required as both full and remote"
-            )
         has_visits = (self.visits_in_person + self.visits_remote).sum(axis=1) > 0
         #: fewest desks per agency (an agency with visits keeps one for its pool)
         self.desk_lo = np.maximum(self.desk_min, has_visits.astype(np.int64))
         self.capacitated = bool(np.isfinite(self.desk_capacity).any())
-        self._cache: dict[str, Any] = {}
 
     @property
     def staff_total(self) -> float:
@@ -298,27 +273,9 @@ class AgencyTwoTier(LocationModel):
     # checks ------------------------------------------------------------------------------
 
     def _check_feasible(self) -> None:
-        lo_f, hi_f = self.count_full
-        lo_r, hi_r = self.count_remote
+        self._check_tier_counts()
+        hi_f = self.count_full[1]
         ma = self.allowed_cols.size
-        for label, req, hi in (
-            ("n_full", self.required, hi_f),
-            ("n_remote", self.required_remote, hi_r),
-        ):
-            if req.size > hi:
-                raise self._infeasible(
-                    f"{req.size} required sites but {label} allows at most {hi} "
-                    f"({site_names(req, self.site_ids)}); raise {label}",
-                    parameter=label,
-                    sites=req,
-                )
-        if lo_f + lo_r > ma:
-            raise self._infeasible(
-                f"at least {lo_f} full + {lo_r} remote points needed but only {ma} sites are "
-                "not forbidden",
-                parameter="n_full" if lo_f > ma or lo_r == 0 else "n_remote",
-                sites=self.forbidden,
-            )
         cap_f = min(hi_f, ma - len(self.required_remote))
         for a, name in enumerate(self.agencies):
             if self.desk_lo[a] > cap_f:
@@ -359,6 +316,10 @@ class AgencyTwoTier(LocationModel):
     def _check_budget(self) -> None:
         check_budget(self)
 
+    def _full_point_cost(self) -> float:
+        # the desks of the agencies present at every full point come with each full point
+        return float(self.desk_cost[self.every].sum())
+
     # engine data -------------------------------------------------------------------------
 
     def _rows(self) -> tuple[RowGroups, NDArray[np.float64]]:
@@ -392,210 +353,16 @@ class AgencyTwoTier(LocationModel):
         return out
 
     def _problem(self) -> DistanceProblem:
-        if "problem" in self._cache:
-            return self._cache["problem"]
-        cols = self.allowed_cols
-        ma, k = cols.size, self.n_agencies
-        rg, crows = self._rows()
-        tw = self.travel_weight
-        wf = np.stack([rg.sum_weights(self.visits_in_person[a]) for a in range(k)])
-        wr = rg.sum_weights(self.visits_remote.sum(axis=0))
-        req_f = np.isin(cols, self.required)
-        req_r = np.isin(cols, self.required_remote)
-        cf, cr_ = self.site_cost_full[cols], self.site_cost_remote[cols]
-        lo_f, hi_f = self._full_range()
-        lo_r, hi_r = self.count_remote
-        hi_f, hi_r = min(hi_f, ma), min(hi_r, ma)
-        min_any = max(lo_f + lo_r, 1 if (wr > 0).any() else 0)
-
-        b = MilpBuilder()
-        f = b.add_cols(ma, cost=cf, lb=req_f.astype(float), ub=1.0, integer=True, name="f")
-        r = b.add_cols(ma, cost=cr_, lb=req_r.astype(float), ub=1.0, integer=True, name="r")
-        d = [
-            b.add_cols(ma, cost=self.desk_cost[a], lb=0.0, ub=1.0, integer=True, name=f"d{a}")
-            for a in range(k)
-        ]
-        ar = np.arange(ma)
-        b.add_rows(np.r_[ar, ar], np.r_[f, r], 1.0, ma, lb=-np.inf, ub=1.0)
-        b.add_row(f, np.ones(ma), lb=lo_f, ub=hi_f)
-        b.add_row(r, np.ones(ma), lb=lo_r, ub=hi_r)
-        for a in range(k):
-            if self.every[a]:
-                b.add_rows(
-                    np.r_[ar, ar],
-                    np.r_[d[a], f],
-                    np.r_[np.ones(ma), -np.ones(ma)],
-                    ma,
-                    lb=0.0,
-                    ub=0.0,
-                )
-            else:
-                b.add_rows(
-                    np.r_[ar, ar], np.r_[d[a], f], np.r_[np.ones(ma), -np.ones(ma)], ma, ub=0.0
-                )
-                b.add_row(d[a], np.ones(ma), lb=int(self.desk_lo[a]), ub=int(self.desk_max[a]))
-        if self.budget is not None:
-            b.add_row(
-                np.r_[f, r, *d],
-                np.r_[cf, cr_, *[np.full(ma, self.desk_cost[a]) for a in range(k)]],
-                ub=self.budget - self.staff_total,
-            )
-        soft_sets: list[tuple[int, NDArray[np.bool_], NDArray[np.int64]]] = []
-        for a, sets, pen in self._access_sets():
-            gi, sj = np.nonzero(sets)
-            ns = sets.shape[0]
-            if self.access == "soft":
-                u = b.add_cols(ns, cost=pen, lb=0.0, ub=1.0, name=f"u{a}")
-                b.add_rows(np.r_[gi, np.arange(ns)], np.r_[d[a][sj], u], 1.0, ns, lb=1.0)
-                soft_sets.append((a, sets, u))
-            else:
-                b.add_rows(gi, d[a][sj], 1.0, ns, lb=1.0)
-        flows: list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
-        if self.capacitated:
-            for a in range(k):
-                g, j = np.nonzero((wf[a] > 0)[:, None] & np.isfinite(crows))
-                x = b.add_cols(g.size, cost=wf[a, g] * crows[g, j], lb=0.0, ub=1.0, name=f"x{a}")
-                _, gpos = np.unique(g, return_inverse=True)
-                b.add_rows(gpos, x, 1.0, int(gpos.max(initial=-1)) + 1, lb=1.0, ub=1.0)
-                ne = g.size
-                b.add_rows(
-                    np.r_[np.arange(ne), np.arange(ne)],
-                    np.r_[x, d[a][j]],
-                    np.r_[np.ones(ne), -np.ones(ne)],
-                    ne,
-                    ub=0.0,
-                )
-                if math.isfinite(self.desk_capacity[a]):
-                    b.add_rows(
-                        np.r_[j, ar],
-                        np.r_[x, d[a]],
-                        np.r_[wf[a, g], np.full(ma, -self.desk_capacity[a])],
-                        ma,
-                        ub=0.0,
-                    )
-                flows.append((a, x, g, j))
-        const = tw * float(((self.visits_in_person + self.visits_remote).sum(0) * rg.offset).sum())
-        b.offset = const + self.staff_total
-        base = b.build()
-        blocks = [Block(crows, wr, [f, r], req_f | req_r, min_any, "any")]
-        if not self.capacitated:
-            for a in range(k):
-                forced = req_f if self.every[a] else np.zeros(ma, dtype=bool)
-                lo = max(int(self.desk_lo[a]), lo_f if self.every[a] else 0)
-                blocks.append(Block(crows, wf[a], [d[a]], forced, lo, f"desk{a}"))
-        search = TwoTierSearch(
-            crows,
-            wf.sum(axis=0),
-            wr,
-            cost_full=cf + float(self.desk_cost[self.every].sum()),
-            cost_remote=cr_,
-            count_full=(lo_f, hi_f),
-            count_remote=(lo_r, hi_r),
-            budget_full=math.inf,
-            budget_remote=math.inf,
-            req_full=req_f,
-            req_remote=req_r,
-            cover=None,
-            cover_pen=None,
-            hard=True,
-        )
-        allowed = np.ones(ma, dtype=bool)
-        ints = base.integer
-
-        def feasible(x: NDArray[np.float64]) -> bool:
-            if (x < base.col_lb - _TOL).any() or (x > base.col_ub + _TOL).any():
-                return False
-            if (np.abs(x[ints] - np.round(x[ints])) > _TOL).any():
-                return False
-            ax = base.A @ x
-            scale = np.maximum(1.0, np.abs(np.where(np.isfinite(base.row_ub), base.row_ub, 0.0)))
-            return bool(
-                (ax >= base.row_lb - _TOL * scale).all()
-                and (ax <= base.row_ub + _TOL * scale).all()
-            )
-
-        def complete(x: NDArray[np.float64]) -> NDArray[np.float64]:
-            x = x.copy()
-            for a, sets, u in soft_sets:
-                x[u] = (sets @ (x[d[a]] > 0.5)) < 0.5
-            return x
-
-        def evaluate(x: NDArray[np.float64]) -> float:
-            if not feasible(x):
-                return math.inf
-            val = float(base.col_cost @ x + base.offset)
-            for blk in blocks:
-                if blk.n_rows == 0:
-                    continue
-                open_ = blk.open_level(x) > 0.5
-                if not open_.any():
-                    return math.inf
-                val += float(blk.w @ blk.cost[:, open_].min(axis=1)) + 0.0
-            return val if math.isfinite(val) else math.inf
-
-        def with_desks(t: NDArray[np.int64]) -> NDArray[np.float64] | None:
-            x = np.zeros(base.n_cols)
-            x[f] = t == 1
-            x[r] = t == 2
-            full = np.nonzero(t == 1)[0]
-            for a in range(k):
-                got = greedy_desks(
-                    crows,
-                    wf[a],
-                    full,
-                    desk_cost=float(self.desk_cost[a]),
-                    lo=int(self.desk_lo[a]),
-                    hi=int(self.desk_max[a]),
-                    every=bool(self.every[a]),
-                    forced=req_f if self.every[a] else np.zeros(ma, dtype=bool),
-                )
-                if got is None:
-                    return None
-                x[d[a][got]] = 1.0
-            x = complete(x)
-            return x if math.isfinite(evaluate(x)) else None
-
-        def heuristic() -> NDArray[np.float64] | None:
-            if self.capacitated:
-                return None
-            return with_desks(search.improve(search.construct(allowed), allowed, swaps=False))
-
-        def improve(xf: NDArray[np.float64]) -> NDArray[np.float64] | None:
-            if self.capacitated:
-                return None
-            return with_desks(
-                search.improve(search.from_fractional(xf[f], xf[r], allowed), allowed)
-            )
-
-        prob = DistanceProblem(
-            base=base,
-            blocks=blocks,
-            evaluate=evaluate,
-            complete=complete,
-            heuristic=heuristic,
-            improve=improve,
-            name=self.name,
-        )
-        self._cache["problem"] = prob
-        self._cache["layout"] = (f, r, d, flows, wf)
-        return prob
+        if "problem" not in self._cache:
+            self._cache["problem"], self._cache["layout"] = agency_problem(self)
+        return self._cache["problem"]
 
     def _solve(self, ctx: SolveContext) -> Outcome:
         if self.capacitated:
             if ctx.method == "benders":
                 raise DataError(f"{self.name}: desk_capacity needs method='compact' (or 'auto')")
             ctx = dataclasses.replace(ctx, method="compact")
-        return solve_distance(self._problem(), ctx)
-
-    def _full_milp(self) -> Milp:
-        milp, _ = compact_milp(self._problem())
-        return milp
-
-    def _finish(self, outcome: Outcome, ctx: SolveContext) -> AgencySolution:
-        sol = super()._finish(outcome, ctx)
-        extra = self._cache.pop("extra")
-        base = {fl.name: getattr(sol, fl.name) for fl in dataclasses.fields(Solution)}
-        return AgencySolution(**base, **extra)
+        return super()._solve(ctx)
 
     # plans -------------------------------------------------------------------------------
 
@@ -679,25 +446,23 @@ class AgencyTwoTier(LocationModel):
                 rows=bad,
             )
         objective = float(fields.pop("objective"))
-        return AgencySolution(
-            model=f"{self.name} plan",
-            status="time_limit",
+        sol = self._solution(
+            fields | extra,
             objective=objective,
             bound=-math.inf,
-            gap=math.inf,
             seconds=time.perf_counter() - t0,
             solver="none",
-            site_ids=self.site_ids,
-            demand_ids=self.demand_ids,
-            **fields,
-            **extra,
+            model=f"{self.name} plan",
         )
+        assert isinstance(sol, AgencySolution)
+        return sol
 
     # results -----------------------------------------------------------------------------
 
     def _solution_fields(self, x_sites: NDArray[np.float64]) -> dict[str, Any]:
         self._problem()
-        f, r, d, flows, _ = self._cache["layout"]
+        layout = self._cache["layout"]
+        f, r, d, flows = layout.f, layout.r, layout.d, layout.flows
         cols = self.allowed_cols
         full = cols[x_sites[f] > 0.5]
         remote = cols[x_sites[r] > 0.5]
@@ -711,5 +476,4 @@ class AgencyTwoTier(LocationModel):
                 grid[g, cols[j]] = x_sites[x]
                 shares.append(grid[rg.inverse])
         fields, extra = network_figures(self, full, remote, desks, shares)
-        self._cache["extra"] = extra
-        return fields
+        return fields | extra

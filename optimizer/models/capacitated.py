@@ -15,6 +15,7 @@ from optimizer.models._compact import CompactModel
 from optimizer.models._heuristics import Flow, pmedian_heuristic, ufl_heuristic
 from optimizer.models._inputs import as_site_values, demand_names, group_rows
 from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models.fixed_charge import SiteCosts
 
 __all__ = ["CapacitatedFixedCharge", "CapacitatedPMedian"]
 
@@ -295,7 +296,7 @@ class CapacitatedPMedian(_Capacitated, FixedCountModel):
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
-class CapacitatedFixedCharge(_Capacitated):
+class CapacitatedFixedCharge(SiteCosts, _Capacitated):
     r"""Fixed-charge location with site capacities; single sourcing by default.
 
     .. math::
@@ -343,12 +344,6 @@ class CapacitatedFixedCharge(_Capacitated):
     site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType(
         {"site_costs": "annual_cost", "capacities": "capacity"}
     )
-
-    site_costs: ArrayLike
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.site_costs = as_site_values(self.site_costs, self.n_sites, name="site_costs")
 
     def _site_costs(self) -> NDArray[np.float64]:
         return self.site_costs

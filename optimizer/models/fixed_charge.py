@@ -10,7 +10,8 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from optimizer.models._heuristics import Flow, ufl_heuristic, ufl_local_search
+from optimizer.models._base import LocationModel
+from optimizer.models._heuristics import Flow, local_search, ufl_heuristic
 from optimizer.models._inputs import as_site_values
 from optimizer.models._median import MedianModel
 
@@ -18,7 +19,21 @@ __all__ = ["FixedCharge"]
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
-class FixedCharge(MedianModel):
+class SiteCosts(LocationModel):
+    """Mix-in of the models with an annual cost per site: ``site_costs``, one or one per site.
+
+    Put it first among the bases, so that ``site_costs`` comes last in the signature.
+    """
+
+    site_costs: ArrayLike
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.site_costs = as_site_values(self.site_costs, self.n_sites, name="site_costs")
+
+
+@dataclass(eq=False, repr=False, kw_only=True)
+class FixedCharge(SiteCosts, MedianModel):
     r"""Open any number of sites, minimising site costs plus weighted travel cost.
 
     With site costs :math:`f_j`, weights :math:`w_i` and costs :math:`c_{ij}`
@@ -63,12 +78,6 @@ class FixedCharge(MedianModel):
         {"site_costs": "annual_cost"}
     )
 
-    site_costs: ArrayLike
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.site_costs = as_site_values(self.site_costs, self.n_sites, name="site_costs")
-
     def _open_costs(self) -> NDArray[np.float64]:
         return self.site_costs
 
@@ -85,4 +94,4 @@ class FixedCharge(MedianModel):
         sites = np.nonzero((y >= 0.5) | req)[0]
         if sites.size == 0:
             sites = np.array([int(np.argmax(y))])
-        return ufl_local_search(flow, sites, np.ones(y.size, dtype=bool), req, fc)
+        return local_search(flow, sites, np.ones(y.size, dtype=bool), req, site_cost=fc)

@@ -4,56 +4,32 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from optimizer.errors import DataError
-from optimizer.models._base import LocationModel, Outcome, SolveContext, nearest_open
-from optimizer.models._engine import Block, DistanceProblem, compact_milp, solve_distance
-from optimizer.models._heuristics import TwoTierSearch
+from optimizer.models._base import nearest_open
 from optimizer.models._inputs import (
     RowGroups,
     TravelTimeParts,
     as_cost_matrix,
-    as_site_values,
     as_weights,
-    check_required_forbidden,
     demand_names,
     group_rows,
-    resolve_sites,
     site_names,
 )
-from optimizer.models._milp import Milp, MilpBuilder
+from optimizer.models._milp import MilpBuilder
+from optimizer.models._problem import Block, DistanceProblem
+from optimizer.models._tiers import Count, TieredModel, count_range
 
-__all__ = ["TwoTier"]
-
-Count = int | tuple[int, int] | None
-
-
-def _count_range(value: Count, *, name: str, m: int) -> tuple[int, int]:
-    if value is None:
-        return 0, m
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        lo = hi = int(value)
-    else:
-        try:
-            lo, hi = (int(v) for v in value)  # type: ignore[union-attr]
-        except (TypeError, ValueError):
-            raise DataError(
-                f"{name} must be an int, a (min, max) pair or None; got {value!r}"
-            ) from None
-    if lo < 0 or hi < lo:
-        raise DataError(f"{name} must satisfy 0 <= min <= max; got {value!r}")
-    return lo, min(hi, m)
+__all__ = ["Count", "TwoTier"]
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
-class TwoTier(LocationModel):
+class TwoTier(TieredModel):
     r"""Choose full service points (staffed) and remote-service points (video).
 
     Each demand row :math:`i` has in-person-only visits :math:`a_i` (``w_full``),
@@ -176,10 +152,6 @@ class TwoTier(LocationModel):
     """
 
     name = "two-tier"
-    methods: ClassVar[tuple[str, ...]] = ("compact", "benders")
-    site_columns: ClassVar[Mapping[str, str | None]] = MappingProxyType(
-        {"site_cost_full": None, "site_cost_remote": None}
-    )
 
     w_full: ArrayLike
     w_remote: ArrayLike
@@ -197,14 +169,11 @@ class TwoTier(LocationModel):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        n, m = self.n_demand, self.n_sites
+        n = self.n_demand
         self.w_full = as_weights(self.w_full, n, name="w_full")
         self.w_remote = as_weights(self.w_remote, n, name="w_remote")
-        self.count_full = _count_range(self.n_full, name="n_full", m=m)
-        self.count_remote = _count_range(self.n_remote, name="n_remote", m=m)
         given_full, given_remote = self.site_cost_full, self.site_cost_remote
-        self.site_cost_full = as_site_values(given_full, m, name="site_cost_full")
-        self.site_cost_remote = as_site_values(given_remote, m, name="site_cost_remote")
+        self._init_tiers()
         for label, budget, given in (
             ("budget_full", self.budget_full, given_full),
             ("budget_remote", self.budget_remote, given_remote),
@@ -234,17 +203,6 @@ class TwoTier(LocationModel):
         else:
             self.coverage_matrix = self.cost
         self.coverage_penalty = self._penalty(self.coverage_penalty)
-        self.required_remote = resolve_sites(
-            self.required_remote, m, self.site_ids, name="required_remote"
-        )
-        check_required_forbidden(self.required_remote, self.forbidden, self.site_ids)
-        both = np.intersect1d(self.required, self.required_remote)
-        if both.size:
-            raise DataError(
-                f"{site_names(both, self.site_ids)} are required as both full and remote; "
-                "a site has one tier"
-            )
-        self._cache: dict[str, Any] = {}
 
     def _penalty(self, given: ArrayLike | float | None) -> NDArray[np.float64]:
         n = self.n_demand
@@ -322,37 +280,14 @@ class TwoTier(LocationModel):
         """
         other = copy.copy(self)
         other.n_full, other.n_remote = n_full, n_remote
-        other.count_full = _count_range(n_full, name="n_full", m=self.n_sites)
-        other.count_remote = _count_range(n_remote, name="n_remote", m=self.n_sites)
+        other.count_full = count_range(n_full, name="n_full", m=self.n_sites)
+        other.count_remote = count_range(n_remote, name="n_remote", m=self.n_sites)
         other._cache = {k: v for k, v in self._cache.items() if k in ("rows", "cover")}
         return other
 
     def _check_feasible(self) -> None:
-        lo_f, hi_f = self.count_full
-        lo_r, hi_r = self.count_remote
-        ma = self.allowed_cols.size
-        if self.required.size > hi_f:
-            raise self._infeasible(
-                f"{self.required.size} required full sites but at most {hi_f} full points "
-                f"allowed ({site_names(self.required, self.site_ids)}); raise n_full",
-                parameter="n_full",
-                sites=self.required,
-            )
-        if self.required_remote.size > hi_r:
-            raise self._infeasible(
-                f"{self.required_remote.size} required remote sites but at most {hi_r} "
-                f"remote points allowed ({site_names(self.required_remote, self.site_ids)}); "
-                "raise n_remote",
-                parameter="n_remote",
-                sites=self.required_remote,
-            )
-        if lo_f + lo_r > ma:
-            raise self._infeasible(
-                f"at least {lo_f} full + {lo_r} remote points needed but only {ma} sites are "
-                "not forbidden",
-                parameter="n_full" if lo_f > ma or lo_r == 0 else "n_remote",
-                sites=self.forbidden,
-            )
+        self._check_tier_counts()
+        hi_f = self.count_full[1]
         if (self.w_full > 0).any() and hi_f < 1:
             raise self._infeasible(
                 "there are in-person visits (w_full > 0) but n_full allows no full point",
@@ -376,10 +311,7 @@ class TwoTier(LocationModel):
 
     def _check_budgets(self) -> None:
         """Check that the required sites, and the cheapest that meet each minimum count, fit."""
-        free = np.ones(self.n_sites, dtype=bool)
-        free[self.forbidden] = False
-        free[self.required] = False
-        free[self.required_remote] = False
+        free = self._free_sites()
         for label, costs, req, budget, (lo, _) in (
             ("full", self.site_cost_full, self.required, self.budget_full, self.count_full),
             (
@@ -409,6 +341,16 @@ class TwoTier(LocationModel):
                     f"raise budget_{label} or lower the minimum of n_{label}",
                     parameter=f"budget_{label}",
                 )
+
+    def _search_options(self) -> dict[str, Any]:
+        cover, pen = self._cover_sets()
+        return {
+            "budget_full": self.budget_full,
+            "budget_remote": self.budget_remote,
+            "cover": cover if cover.shape[0] else None,
+            "cover_pen": pen,
+            "hard": self.coverage != "soft",
+        }
 
     def _coverage_rows(self) -> NDArray[np.int64]:
         return np.nonzero((self.w_full > 0) | (self.w_remote > 0))[0]
@@ -457,10 +399,7 @@ class TwoTier(LocationModel):
     def _problem(self) -> DistanceProblem:
         ma = self.allowed_cols.size
         cols = self.allowed_cols
-        req_f = np.zeros(ma, dtype=bool)
-        req_f[np.searchsorted(cols, self.required)] = True
-        req_r = np.zeros(ma, dtype=bool)
-        req_r[np.searchsorted(cols, self.required_remote)] = True
+        req_f, req_r = self._required_masks()
         cf = self.site_cost_full[cols]
         cr_ = self.site_cost_remote[cols]
         _, crows, wf, wr, const = self._rows()
@@ -474,11 +413,7 @@ class TwoTier(LocationModel):
         soft = self.coverage == "soft"
 
         b = MilpBuilder()
-        f = b.add_cols(ma, cost=cf, lb=req_f.astype(float), ub=1.0, integer=True, name="f")
-        r = b.add_cols(ma, cost=cr_, lb=req_r.astype(float), ub=1.0, integer=True, name="r")
-        b.add_rows(np.r_[np.arange(ma), np.arange(ma)], np.r_[f, r], 1.0, ma, lb=-np.inf, ub=1.0)
-        b.add_row(f, np.ones(ma), lb=lo_f, ub=hi_f)
-        b.add_row(r, np.ones(ma), lb=lo_r, ub=hi_r)
+        f, r = self._tier_columns(b, count_full=(lo_f, hi_f), count_remote=(lo_r, hi_r))
         b.add_row(np.r_[f, r], np.ones(2 * ma), lb=min_any, ub=np.inf)
         if math.isfinite(self.budget_full):
             b.add_row(f, cf, ub=self.budget_full)
@@ -505,23 +440,7 @@ class TwoTier(LocationModel):
             Block(crows, wf, [f], req_f, lo_f, "full"),
             Block(crows, wr, [f, r], req_f | req_r, min_any, "any"),
         ]
-        search = TwoTierSearch(
-            crows,
-            wf,
-            wr,
-            cost_full=cf,
-            cost_remote=cr_,
-            count_full=(lo_f, hi_f),
-            count_remote=(lo_r, hi_r),
-            budget_full=self.budget_full,
-            budget_remote=self.budget_remote,
-            req_full=req_f,
-            req_remote=req_r,
-            cover=cover if cover.shape[0] else None,
-            cover_pen=pen,
-            hard=not soft,
-        )
-        allowed = np.ones(ma, dtype=bool)
+        search = self._tier_search(crows, wf, wr, ((lo_f, hi_f), (lo_r, hi_r)))
         nb = base.n_cols
 
         def state_to_x(t: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -558,41 +477,15 @@ class TwoTier(LocationModel):
                     val += float(w[pos] @ crows[pos][:, mask].min(axis=1))
             return val
 
-        def heuristic() -> NDArray[np.float64] | None:
-            # construction and cheap moves only: the LP rounding below does the rest
-            t = search.improve(search.construct(allowed), allowed, swaps=False)
-            x = state_to_x(t)
-            return x if math.isfinite(evaluate(x)) else None
-
-        def improve(xf: NDArray[np.float64]) -> NDArray[np.float64] | None:
-            t = search.improve(search.from_fractional(xf[f], xf[r], allowed), allowed)
-            x = state_to_x(t)
-            return x if math.isfinite(evaluate(x)) else None
-
-        self._cache["cols"] = (f, r)
-        return DistanceProblem(
-            base=base,
-            blocks=blocks,
-            evaluate=evaluate,
-            complete=complete,
-            heuristic=heuristic,
-            improve=improve,
-            name=self.name,
+        return self._tier_problem(
+            base, blocks, search, evaluate=evaluate, complete=complete, to_x=state_to_x
         )
-
-    def _solve(self, ctx: SolveContext) -> Outcome:
-        return solve_distance(self._problem(), ctx)
-
-    def _full_milp(self) -> Milp:
-        milp, _ = compact_milp(self._problem())
-        return milp
 
     def _solution_fields(self, x_sites: NDArray[np.float64]) -> dict[str, Any]:
         ma = self.allowed_cols.size
         full = self.allowed_cols[np.nonzero(x_sites[:ma] > 0.5)[0]]
         remote = self.allowed_cols[np.nonzero(x_sites[ma : 2 * ma] > 0.5)[0]]
-        open_all = np.sort(np.concatenate([full, remote]))
-        tier_of = {int(j): "full" for j in full} | {int(j): "remote" for j in remote}
+        open_all, site_fields = self._tier_fields(full, remote)
         a_full, d_full = nearest_open(self.cost, full)
         a_any, d_any = nearest_open(self.cost, open_all)
         pf, pr = self.w_full > 0, self.w_remote > 0
@@ -615,11 +508,7 @@ class TwoTier(LocationModel):
         objective = travel_full + travel_remote + sc_full + sc_remote + penalty
         return {
             "objective": objective,
-            "open_sites": tuple(int(j) for j in open_all),
-            "open_site_ids": None
-            if self.site_ids is None
-            else tuple(self.site_ids[j] for j in open_all),
-            "tiers": tuple(tier_of[int(j)] for j in open_all),
+            **site_fields,
             "assignment": a_full,
             "assignment_any": a_any,
             "covered": covered,

@@ -18,9 +18,7 @@ Where things are
   ``maxspeed`` and ``highway`` tags (table in :mod:`optimizer.network._speeds`).
 - :func:`road_coverage`: which residents of a grid lie near the roads.
 - Reading OpenStreetMap (Overpass, ``.osm.pbf``, GraphML) lives in
-  :mod:`optimizer.sources.osm`. The old names here (``network_from_pbf``,
-  ``network_from_polygon``, ``network_from_graphml``, ``network_to_graphml``,
-  ``network_from_file``) still work for one release and warn.
+  :mod:`optimizer.sources.osm`, above this package.
 
 Strongly connected core
 -----------------------
@@ -33,10 +31,6 @@ requires the largest strongly connected component to hold at least
 """
 
 from __future__ import annotations
-
-import importlib
-import warnings
-from typing import Any
 
 from optimizer.network._coverage import RoadCoverage, road_coverage
 from optimizer.network._gpkg import (
@@ -89,30 +83,3 @@ __all__ = [
     "validated_network",
     "write_roads",
 ]
-
-# names that moved to optimizer.sources.osm: kept here for one release
-_MOVED = {
-    "network_from_polygon": "network_from_polygon",
-    "network_from_pbf": "network_from_pbf",
-    "network_from_graphml": "network_from_graphml",
-    "network_to_graphml": "network_to_graphml",
-    "network_from_file": "network_from_file",
-    "_check_overpass": "check_overpass",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Resolve the moved OSM readers lazily, with a deprecation warning."""
-    target = _MOVED.get(name)
-    if target is None:
-        raise AttributeError(f"module 'optimizer.network' has no attribute {name!r}")
-    warnings.warn(
-        f"optimizer.network.{name} moved to optimizer.sources.osm.{target}; "
-        "the old name will be removed in the next release",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    function = getattr(importlib.import_module("optimizer.sources.osm"), target)
-    if name == "_check_overpass":  # old signature: (session, url, settings)
-        return lambda session, url, settings: function(session, url, settings=settings)
-    return function

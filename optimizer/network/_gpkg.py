@@ -108,14 +108,15 @@ def read_roads(
     """Read a road graph file as a :class:`RoadNetwork`.
 
     A GeoPackage is read with pyogrio straight into arrays (no osmnx, no
-    networkx). GraphML and ``.osm.pbf`` files go through the readers of
-    :mod:`optimizer.sources.osm`. The roads are not validated: pass them to
-    :func:`~optimizer.network.validate_roads`.
+    networkx). GraphML and ``.osm.pbf`` files are OpenStreetMap formats: read
+    them with :func:`optimizer.sources.osm.network_from_file` (or
+    :func:`optimizer.region.load_roads`, which takes all three). The roads are
+    not validated: pass them to :func:`~optimizer.network.validate_roads`.
 
     Parameters
     ----------
     path
-        A ``.gpkg`` (layers ``nodes`` and ``edges``), ``.graphml`` or ``.osm.pbf`` file.
+        A ``.gpkg`` file (layers ``nodes`` and ``edges``).
     attributes
         GeoPackage edge columns to keep besides the core ones (those present
         are read); ``None`` keeps every column.
@@ -141,9 +142,10 @@ def read_roads(
         with logged_warnings(f"road network {path}"):
             return _read_gpkg(path, attributes=attributes, geometry=geometry)
     if name.endswith((".graphml", ".pbf")):
-        from optimizer.sources.osm import network_from_file
-
-        return RoadNetwork.from_networkx(network_from_file(path))
+        raise NetworkError(
+            f"{path} is an OpenStreetMap file; read it with optimizer.region.load_roads or "
+            "optimizer.sources.osm.network_from_file (read_roads reads GeoPackages)"
+        )
     raise NetworkError(f"unsupported road network file {path}; allowed: .gpkg, .graphml, .osm.pbf")
 
 

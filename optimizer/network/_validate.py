@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -196,12 +197,12 @@ def validated_network(
         fragmented. CRS faults raise a ``NetworkError`` that is also a
         :class:`~optimizer.errors.CRSError`.
     """
-    import networkx as nx
-
+    # a networkx graph exists only where networkx is imported: do not import it to ask
+    nx = sys.modules.get("networkx")
     missing: dict[str, NDArray[np.bool_]] = {}
     if isinstance(roads, RoadNetwork):
         net = roads
-    elif isinstance(roads, nx.Graph):
+    elif nx is not None and isinstance(roads, nx.Graph):
         if not roads.is_directed():
             raise NetworkError(
                 f"road graph in {source} is a {type(roads).__name__}, which is undirected; "

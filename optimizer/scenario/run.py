@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optimizer._names import run_name
 from optimizer.estimates import (
     FIGURES,
     CellAssignment,
@@ -68,6 +69,7 @@ __all__ = [
     "evaluate",
     "evaluate_choice",
     "evaluate_plans",
+    "run_prepared",
     "run_scenario",
 ]
 
@@ -242,7 +244,7 @@ class ScenarioResult:
     @property
     def name(self) -> str:
         """``<region>-<scenario>``: the name of the run's output folder."""
-        return f"{self.region.slug}-{self.scenario.name}"
+        return run_name(self.region.slug, self.scenario.name)
 
     @cached_property
     def cells(self) -> gpd.GeoDataFrame:
@@ -332,6 +334,30 @@ def run_scenario(
     started = dt.datetime.now(dt.UTC)
     settings = settings or get_settings()
     problem = prepare(scenario, region=region, settings=settings, progress=progress)
+    return run_prepared(problem, settings=settings, progress=progress, started=started)
+
+
+def run_prepared(
+    problem: Problem,
+    *,
+    settings: Settings,
+    progress: Progress | None = None,
+    started: dt.datetime | None = None,
+) -> ScenarioResult:
+    """Solve and estimate a prepared scenario (the part of :func:`run_scenario` after loading).
+
+    Parameters
+    ----------
+    problem
+        The scenario prepared by :func:`optimizer.scenario.prepare`.
+    settings
+        Environment defaults.
+    progress
+        Called with the name of each long step.
+    started
+        When the run started (default: now).
+    """
+    started = started or dt.datetime.now(dt.UTC)
     report_step(progress, "solving")
     choice = solve_network(problem, settings=settings)
     report_step(progress, "estimating")

@@ -227,20 +227,9 @@ class Network(_Cited):
                 ("full_points",),
             )
         self._check_site_lists()
+        # whether the required sites fit the counts is the model's check (with the bundle's
+        # own required sites counted too); the run translates it to this file and line
         n_full, n_remote = len(self.required_sites), len(self.required_remote_sites)
-        if self.full_points is not None and n_full > self.full_points[1]:
-            raise _LocatedError(
-                f"{n_full} required sites but at most {self.full_points[1]} full points are "
-                f"allowed (network.full_points); raise full_points or drop required sites",
-                ("required_sites",),
-            )
-        if self.remote_points is not None and n_remote > self.remote_points[1]:
-            raise _LocatedError(
-                f"{n_remote} required remote sites but at most {self.remote_points[1]} remote "
-                "points are allowed (network.remote_points); raise remote_points or drop "
-                "required remote sites",
-                ("required_remote_sites",),
-            )
         if self.budget_eur is not None:
             low_full = max(n_full, self.full_points[0] if self.full_points else 1)
             low_remote = max(n_remote, self.remote_points[0] if self.remote_points else 0)
@@ -320,13 +309,19 @@ class Network(_Cited):
     def count_bounds(self, n_sites: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Return ``((min_full, max_full), (min_remote, max_remote))`` for ``n_sites`` sites.
 
-        Counts not given are bounded only by the number of sites (and the budget).
+        Counts not given are bounded only by the number of sites (and the budget). The
+        minimum rises to the number of required sites, never above the maximum: more
+        required sites than the maximum is the model's infeasibility to report.
         """
-        full = self.full_points or (1, n_sites)
-        remote = self.remote_points or (0, n_sites)
-        full = (max(full[0], len(self.required_sites)), min(full[1], n_sites))
-        remote = (max(remote[0], len(self.required_remote_sites)), min(remote[1], n_sites))
-        return full, remote
+
+        def bounds(given: tuple[int, int], required: int) -> tuple[int, int]:
+            high = min(given[1], n_sites)
+            return min(max(given[0], required), high), high
+
+        return (
+            bounds(self.full_points or (1, n_sites), len(self.required_sites)),
+            bounds(self.remote_points or (0, n_sites), len(self.required_remote_sites)),
+        )
 
 
 class BaselineSite(_Model):

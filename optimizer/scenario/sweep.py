@@ -18,7 +18,7 @@ from optimizer._io import atomic_path, writable_folder
 from optimizer.errors import InfeasibleError
 from optimizer.estimates import FIGURES, NetworkEstimate, figure_values
 from optimizer.scenario.problem import Problem, Progress, prepare
-from optimizer.scenario.run import evaluate, evaluate_choice
+from optimizer.scenario.run import ScenarioResult, evaluate, evaluate_choice, run_prepared
 from optimizer.scenario.schema import Scenario
 from optimizer.scenario.solve import build_model, solve_network
 from optimizer.settings import Settings, get_settings
@@ -45,6 +45,10 @@ class SweepResult:
     ``mean_minutes_full``, ``share_within_60_any``, ``t_co2``,
     ``total_cost_eur``, ...) and the chosen ``full_sites``/``remote_sites``.
     ``baseline`` is the scenario's baseline network, drawn as a reference.
+    ``run`` is the scenario's own network (its configured counts), solved on
+    the same prepared problem, when the sweep was asked for it: its outputs
+    carry the trade-off chart (:func:`optimizer.outputs.write_outputs` with
+    ``sweep=``).
     """
 
     scenario: Scenario
@@ -52,6 +56,7 @@ class SweepResult:
     region_name: str
     table: pd.DataFrame
     baseline: NetworkEstimate
+    run: ScenarioResult | None = None
 
     def plot(self) -> Figure:
         """Plot access to full and any points and CO2 against the network's size and cost."""
@@ -105,24 +110,18 @@ class SweepResult:
         with atomic_path(csv_path) as tmp:
             self.table.to_csv(tmp, index=False)
         with atomic_path(png_path) as tmp:
-            self.plot().savefig(tmp, dpi=150)
+            tmp.write_bytes(self.png())
         return csv_path, png_path
 
 
 def _grid_row(problem: Problem, nf: int, nr: int, settings: Settings, model: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"full_points": nf, "remote_points": nr}
-    n_allowed = len(problem.site_ids) - len(problem.forbidden)
-    if (
-        nf < max(1, len(problem.required))
-        or nr < len(problem.required_remote)
-        or nf + nr > n_allowed
-    ):
-        return {**row, "status": "infeasible"}
     try:
         choice = solve_network(
             problem, full_points=(nf, nf), remote_points=(nr, nr), settings=settings, model=model
         )
-    except InfeasibleError:
+    except InfeasibleError as exc:  # the model alone decides what is feasible
+        logger.info("%d full + %d remote points: infeasible: %s", nf, nr, exc)
         return {**row, "status": "infeasible"}
     _, estimate = evaluate_choice(problem, choice)
     return {
@@ -144,6 +143,7 @@ def sweep(
     region: Any = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    with_run: bool = False,
 ) -> SweepResult:
     """Solve a scenario for every combination of full and remote counts.
 
@@ -164,6 +164,9 @@ def sweep(
         Environment defaults.
     progress
         Called with a description of each step.
+    with_run
+        Also solve the scenario's own network (as :func:`run_scenario` does, on
+        the same prepared problem) and keep it as ``run``, for its outputs.
 
     Returns
     -------
@@ -191,7 +194,8 @@ def sweep(
             if progress is not None:
                 progress(message)
             rows.append(_grid_row(problem, nf, nr, settings, model))
-    _, baseline = evaluate(problem, problem.baseline_full, problem.baseline_remote)
+    run = run_prepared(problem, settings=settings, progress=progress) if with_run else None
+    baseline = run.baseline if run is not None else _baseline(problem)
     columns = ["full_points", "remote_points", "status", "gap", "seconds"]
     columns += [f.key for f in FIGURES if f.key not in columns] + ["full_sites", "remote_sites"]
     return SweepResult(
@@ -200,4 +204,10 @@ def sweep(
         region_name=problem.region.name,
         table=pd.DataFrame(rows, columns=columns),
         baseline=baseline,
+        run=run,
     )
+
+
+def _baseline(problem: Problem) -> NetworkEstimate:
+    _, baseline = evaluate(problem, problem.baseline_full, problem.baseline_remote)
+    return baseline

@@ -81,8 +81,10 @@ would be identical.
 
 Modules
 -------
-``_graph`` (:class:`RoadIndex`, :func:`prepare_graph`), ``_paths`` (Dijkstra,
-km along the trees, worker processes), ``_result`` (:class:`TravelTimeMatrix`),
+``_csr`` (the routing core: both CSR orientations, tree-edge lengths, one
+cost query), ``_graph`` (:class:`RoadIndex`, :func:`prepare_graph`),
+``_paths`` (Dijkstra, km along the trees, worker processes), ``_result``
+(:class:`TravelTimeMatrix`),
 ``_cache``, ``_inputs`` (checks of sources and points), ``_matrix`` (the entry
 point :func:`travel_time_matrix`).
 """

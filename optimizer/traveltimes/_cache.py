@@ -40,6 +40,7 @@ from optimizer.settings import get_settings
 
 if TYPE_CHECKING:
     from optimizer.settings import Settings
+    from optimizer.traveltimes._csr import CostQuery
     from optimizer.traveltimes._graph import RoadIndex
 
 __all__ = ["CACHE_VERSION", "cache_folder", "cache_key", "read_cache", "write_cache"]
@@ -63,21 +64,15 @@ def cache_folder(cache_dir: str | os.PathLike[str] | None, settings: Settings | 
     return (settings or get_settings()).cache_dir / "traveltimes"
 
 
-def cache_key(
-    index: RoadIndex,
-    a: NDArray[np.int64],
-    b: NDArray[np.int64],
-    legs: tuple[str, ...],
-    limit_s: float | None,
-) -> str:
-    """SHA-256 hex key of one network-cost computation."""
+def cache_key(index: RoadIndex, query: CostQuery) -> str:
+    """SHA-256 hex key of one network-cost computation on ``index``'s graph."""
     digest = hashlib.sha256()
-    params = {"version": CACHE_VERSION, "legs": list(legs), "limit_s": limit_s}
+    params = {"version": CACHE_VERSION, "legs": list(query.legs), "limit_s": query.limit_s}
     digest.update(json.dumps(params, sort_keys=True).encode())
     digest.update(index.fingerprint.encode())
-    digest.update(np.int64(len(a)).tobytes())
-    digest.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(b, dtype=np.int64).tobytes())
+    digest.update(np.int64(len(query.a)).tobytes())
+    digest.update(np.ascontiguousarray(query.a, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(query.b, dtype=np.int64).tobytes())
     return digest.hexdigest()
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from optimizer.errors import NetworkError
 from optimizer.network import RoadNetwork, is_validated, validated_network
-from optimizer.traveltimes._common import hash_labels, preview
+from optimizer.traveltimes._common import check_cutoff, hash_labels, preview
+from optimizer.traveltimes._csr import CostQuery, Routing, build_csr
+from optimizer.traveltimes._paths import dense, network_costs
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -29,33 +29,6 @@ __all__ = ["RoadIndex", "prepare_graph"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, eq=False)
-class Csr:
-    """One orientation of the road graph: CSR of travel times plus edge lengths."""
-
-    matrix: sp.csr_array  # travel time (s); explicit zeros are zero-time edges
-    keys: NDArray[np.int64]  # row * n + col of every stored entry, ascending
-    lengths: NDArray[np.float64]  # metres, aligned with matrix.data
-
-
-def _build_csr(
-    rows: NDArray[np.int64],
-    cols: NDArray[np.int64],
-    seconds: NDArray[np.float64],
-    metres: NDArray[np.float64],
-    n: int,
-) -> Csr:
-    order = np.lexsort((cols, rows))
-    rows, cols = rows[order], cols[order]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    index_dtype = np.int32 if n < 2**31 and len(cols) < 2**31 else np.int64
-    matrix = sp.csr_array(
-        (seconds[order], cols.astype(index_dtype), indptr.astype(index_dtype)), shape=(n, n)
-    )
-    return Csr(matrix=matrix, keys=rows * n + cols, lengths=metres[order])
-
-
 def as_validated(roads: Any) -> RoadNetwork:
     """Roads as a validated :class:`RoadNetwork`; checked once, with the one road contract."""
     if isinstance(roads, RoadNetwork) and is_validated(roads):
@@ -63,7 +36,7 @@ def as_validated(roads: Any) -> RoadNetwork:
     return validated_network(roads, source="the road graph", crs=None, min_core_share=0.0)
 
 
-class RoadIndex:
+class RoadIndex(Routing):
     """A road graph prepared for repeated travel-time queries.
 
     Build it once with :func:`prepare_graph` and pass it to
@@ -129,8 +102,8 @@ class RoadIndex:
         self.n_nodes: int = n
         self.n_edges: int = len(rows)
         """Number of distinct directed node pairs with an edge (parallel edges merged)."""
-        self.forward = _build_csr(rows, cols, weights, metres, n)
-        self.reverse = _build_csr(cols, rows, weights, metres, n)
+        self.forward = build_csr(rows, cols, weights, metres, n)
+        self.reverse = build_csr(cols, rows, weights, metres, n)
         logger.debug("prepared road graph: %d nodes, %d directed edges", n, self.n_edges)
 
     # ------------------------------------------------------------------ lazily built parts
@@ -271,9 +244,6 @@ class RoadIndex:
         km : numpy.ndarray
             Kilometres along each fastest path, same shape.
         """
-        from optimizer.traveltimes._common import check_cutoff
-        from optimizer.traveltimes._paths import dense, network_costs
-
         a = self.positions(from_nodes)
         b = self.positions(to_nodes)
         limit_s = None if cutoff is None else check_cutoff(cutoff) * 60.0
@@ -281,10 +251,7 @@ class RoadIndex:
         ub, inv_b = np.unique(b, return_inverse=True)
         seconds, metres = network_costs(
             self,
-            ua,
-            ub,
-            legs=("to",),
-            limit_s=limit_s,
+            CostQuery(ua, ub, ("to",), limit_s),
             chunk_memory_mb=chunk_memory_mb,
             workers=workers,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
@@ -27,6 +28,7 @@ from optimizer.traveltimes._common import (
     preview,
     preview_pairs,
 )
+from optimizer.traveltimes._csr import CostQuery
 from optimizer.traveltimes._graph import RoadIndex
 from optimizer.traveltimes._inputs import RegionLike, points_of, resolve_source
 from optimizer.traveltimes._paths import csr_from_triplets, network_costs
@@ -196,10 +198,7 @@ def travel_time_matrix(
 
     seconds, metres = cached_network_costs(
         index,
-        group_pos,
-        dnode_pos,
-        legs=legs,
-        limit_s=limit_s,
+        CostQuery(group_pos, dnode_pos, legs, limit_s),
         chunk_memory_mb=chunk_memory_mb,
         workers=workers,
         cache_dir=cache_folder(cache_dir, settings) if use_cache else None,
@@ -279,33 +278,23 @@ def _check_snaps(
 
 def cached_network_costs(
     index: RoadIndex,
-    a: NDArray[np.int64],
-    b: NDArray[np.int64],
+    query: CostQuery,
     *,
-    legs: tuple[str, ...],
-    limit_s: float | None,
+    cache_dir: Path | None,
     chunk_memory_mb: float,
     workers: int | None,
-    cache_dir: Any,
 ) -> tuple[Any, Any]:
     """Network costs from the cache when a valid entry exists, else computed (and cached)."""
     path = key = None
     if cache_dir is not None:
-        key = cache_key(index, a, b, legs, limit_s)
+        key = cache_key(index, query)
         path = cache_dir / f"{key}.npz"
-        loaded = read_cache(path, key, (len(a), len(b)), sparse=limit_s is not None)
+        shape = (len(query.a), len(query.b))
+        loaded = read_cache(path, key, shape, sparse=query.limit_s is not None)
         if loaded is not None:
             logger.info("travel-time network costs read from cache %s", path)
             return loaded
-    result = network_costs(
-        index,
-        a,
-        b,
-        legs=legs,
-        limit_s=limit_s,
-        chunk_memory_mb=chunk_memory_mb,
-        workers=workers,
-    )
+    result = network_costs(index, query, chunk_memory_mb=chunk_memory_mb, workers=workers)
     if path is not None and key is not None:
         write_cache(path, key, result)
     return result

@@ -1,9 +1,12 @@
 """Shortest paths: scipy Dijkstra, km along the trees, chunking and worker processes.
 
 The fastest times come from :func:`scipy.sparse.csgraph.dijkstra` on the CSR
-matrices of a :class:`~optimizer.traveltimes.RoadIndex`; the kilometres are
-summed along each Dijkstra predecessor tree, so they belong to the
-time-optimal path. Sources are processed in chunks sized to a memory target.
+matrices of a :class:`~optimizer.traveltimes.RoadIndex` (the
+:class:`._csr.Routing` it builds); the kilometres are summed along each
+Dijkstra predecessor tree, so they belong to the time-optimal path: each
+node's tree edge is looked up in its row of the other orientation, and the
+sums use pointer jumping. Sources are processed in chunks sized to a memory
+target.
 
 scipy's Dijkstra holds the GIL, so threads do not help. When the work is
 large enough (:data:`PARALLEL_MIN_WORK` node visits) and the platform can
@@ -23,15 +26,14 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
-if TYPE_CHECKING:
-    from optimizer.traveltimes._graph import RoadIndex
+from optimizer.traveltimes._csr import CostQuery, Routing
 
 __all__ = ["PARALLEL_MIN_WORK", "csr_from_triplets", "dense", "network_costs", "resolve_workers"]
 
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 PARALLEL_MIN_WORK = 2_000_000
 """Source x node visits below which the shortest paths stay in one process."""
 
-_BYTES_PER_TREE_NODE = 56  # dist, pred, lengths, ancestors and temporaries per source and node
+_BYTES_PER_TREE_NODE = 24  # dist and pred per source and node (the km work is one row at a time)
 _MAX_CHUNK = 512
 _TASKS_PER_WORKER = 4
 
@@ -53,12 +55,19 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def resolve_workers(workers: int | None, *, n_sources: int, n_nodes: int, legs: int) -> int:
+def resolve_workers(
+    workers: int | None,
+    *,
+    n_sources: int,
+    n_nodes: int,
+    legs: int,
+    min_work: int = PARALLEL_MIN_WORK,
+) -> int:
     """How many processes to use for ``n_sources`` Dijkstra runs on ``n_nodes`` nodes."""
     wanted = available_cores() if workers is None else int(workers)
     if wanted <= 1 or n_sources < 2:
         return 1
-    if n_sources * n_nodes * legs < PARALLEL_MIN_WORK:
+    if n_sources * n_nodes * legs < min_work:
         return 1
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
@@ -67,8 +76,25 @@ def resolve_workers(workers: int | None, *, n_sources: int, n_nodes: int, legs: 
     return max(1, min(wanted, n_sources // 2))
 
 
+def path_sums(parent: NDArray[np.intp], steps: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Sum ``steps`` from every node up to the root of its tree (in place in ``steps``).
+
+    ``parent`` points every node to its parent, and a root to itself. Pointer
+    jumping: after pass ``s`` every node knows its ancestor ``2**s`` edges up
+    and the sum to it, so ``log2(depth)`` vectorised passes over one tree
+    finish it.
+    """
+    ancestor = parent
+    while True:
+        nxt = ancestor[ancestor]
+        if np.array_equal(nxt, ancestor):
+            return steps
+        steps += steps[ancestor]
+        ancestor = nxt
+
+
 def trees(
-    index: RoadIndex,
+    routing: Routing,
     sources: NDArray[np.int64],
     targets: NDArray[np.int64],
     *,
@@ -78,17 +104,13 @@ def trees(
     """Seconds and metres from each source to each target (or back, if reverse).
 
     The metres are summed along the Dijkstra predecessor tree, so they
-    belong to the time-optimal path. Each tree edge's length is found by
-    ``(node, parent)`` in the other orientation's sorted CSR keys (queries
-    ascend within a row, which keeps the binary search cache-friendly).
-    Sums use pointer jumping, one source row at a time so the row stays in
-    cache: after pass ``s`` every node knows its ancestor ``2**s`` tree
-    edges up and the length to it, so ``log2(depth)`` vectorised passes
-    finish the tree.
+    belong to the time-optimal path: each tree edge's length comes from the
+    other orientation's row of the node (:meth:`Csr.lengths_at`), and
+    :func:`path_sums` adds them up, one source row at a time so the row
+    stays in cache.
     """
-    csr = index.reverse if reverse else index.forward
-    other = index.forward if reverse else index.reverse
-    n = index.n_nodes
+    csr = routing.reverse if reverse else routing.forward
+    other = routing.forward if reverse else routing.reverse
     dist, pred = dijkstra(
         csr.matrix,
         directed=True,
@@ -96,23 +118,12 @@ def trees(
         return_predecessors=True,
         limit=np.inf if limit_s is None else limit_s,
     )
-    has_parent = pred >= 0
-    query = np.arange(n, dtype=np.int64)[None, :] * n + pred  # node * n + parent
-    step = np.zeros(pred.shape, dtype=np.float64)
-    step[has_parent] = other.lengths[np.searchsorted(other.keys, query[has_parent])]
-    del query
-    own = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    own = np.arange(routing.n_nodes, dtype=np.intp)
     metres = np.empty((len(sources), len(targets)), dtype=np.float64)
-    for row in range(len(sources)):
-        ancestor = np.where(has_parent[row], pred[row], own)  # roots point to themselves
-        lengths = step[row]
-        while True:
-            nxt = ancestor[ancestor]
-            if np.array_equal(nxt, ancestor):
-                break
-            lengths += lengths[ancestor]
-            ancestor = nxt
-        metres[row] = lengths[targets]
+    for row, parent in enumerate(pred):
+        steps = other.lengths_at(parent)  # 0 at the root and at unreached nodes
+        ancestor = np.where(parent >= 0, parent, own)  # intp: numpy's own index type
+        metres[row] = path_sums(ancestor, steps)[targets]
     seconds = dist[:, targets]
     metres[~np.isfinite(seconds)] = np.inf
     return seconds, metres
@@ -122,7 +133,7 @@ def trees(
 class _Job:
     """What every chunk of sources needs; inherited by forked workers, never pickled."""
 
-    index: RoadIndex
+    routing: Routing
     sources: NDArray[np.int64]
     targets: NDArray[np.int64]
     reverse_flags: tuple[bool, ...]
@@ -141,7 +152,7 @@ class _Job:
             total_m: NDArray[np.float64] | None = None
             for reverse in self.reverse_flags:
                 s, m = trees(
-                    self.index, chunk_sources, self.targets, reverse=reverse, limit_s=self.limit_s
+                    self.routing, chunk_sources, self.targets, reverse=reverse, limit_s=self.limit_s
                 )
                 total_s = s if total_s is None else total_s + s
                 total_m = m if total_m is None else total_m + m
@@ -177,30 +188,52 @@ def _shared_empty(shape: tuple[int, int]) -> NDArray[np.float64]:
 
 
 def network_costs(
-    index: RoadIndex,
-    a: NDArray[np.int64],
-    b: NDArray[np.int64],
+    routing: Routing,
+    query: CostQuery,
     *,
-    legs: tuple[str, ...],
-    limit_s: float | None,
-    chunk_memory_mb: float,
+    chunk_memory_mb: float = 256.0,
     workers: int | None = 1,
+    parallel_min_work: int = PARALLEL_MIN_WORK,
 ) -> tuple[Any, Any]:
-    """Network seconds and metres for unique node sets ``a`` x ``b``.
+    """Network seconds and metres for the unique node sets ``query.a`` x ``query.b``.
 
-    ``legs`` holds ``"to"`` (a -> b) and/or ``"from"`` (b -> a); several legs
-    are summed. Dijkstra runs from the smaller set. Without a limit the result
-    is two dense ``(len(a), len(b))`` arrays; with one it is two
+    Dijkstra runs from the smaller set. Without a limit the result is two
+    dense ``(len(a), len(b))`` arrays; with one it is two
     ``scipy.sparse.csr_array`` holding only the pairs within the limit.
+
+    Parameters
+    ----------
+    routing
+        The road graph's CSR orientations (a :class:`~optimizer.traveltimes.RoadIndex`).
+    query
+        Node sets, legs and limit.
+    chunk_memory_mb
+        Working-memory target of one chunk of Dijkstra sources (per process).
+    workers
+        Processes: ``None`` for every core, ``1`` for this process only. More
+        than one is used only for at least ``parallel_min_work`` source x
+        node visits, where forking pays.
+    parallel_min_work
+        Source x node x leg visits below which the work stays in this process.
+
+    Returns
+    -------
+    tuple
+        Seconds and metres, dense arrays or CSR arrays (see above).
     """
+    a, b, legs, limit_s = query.a, query.b, query.legs, query.limit_s
     from_b = len(b) <= len(a)
     sources, targets = (b, a) if from_b else (a, b)
     # a -> b from b's side runs on the reversed graph; b -> a from a's side too
     reverse_flags = tuple((leg == "to") == from_b for leg in legs)
-    per_source = max(index.n_nodes, 1) * _BYTES_PER_TREE_NODE * len(reverse_flags)
+    per_source = max(routing.n_nodes, 1) * _BYTES_PER_TREE_NODE * len(reverse_flags)
     chunk = int(max(1, min(_MAX_CHUNK, chunk_memory_mb * 2**20 // per_source)))
     n_workers = resolve_workers(
-        workers, n_sources=len(sources), n_nodes=index.n_nodes, legs=len(legs)
+        workers,
+        n_sources=len(sources),
+        n_nodes=routing.n_nodes,
+        legs=len(legs),
+        min_work=parallel_min_work,
     )
     dense_out = limit_s is None
     shape = (len(sources), len(targets))
@@ -209,7 +242,7 @@ def network_costs(
         out_s, out_m = make(shape), make(shape)
     else:
         out_s = out_m = None
-    job = _Job(index, sources, targets, reverse_flags, limit_s, chunk, out_s, out_m)
+    job = _Job(routing, sources, targets, reverse_flags, limit_s, chunk, out_s, out_m)
     if n_workers == 1:
         parts = job.run(0, len(sources))
     else:
