@@ -29,18 +29,27 @@ def subset_matrix(cover: NDArray[np.bool_]) -> NDArray[np.bool_]:
 
 
 def drop_dominated_rows(
-    sets: NDArray[np.bool_], *, limit: int = ROW_DOMINANCE_LIMIT
+    sets: NDArray[np.bool_], *, limit: int = ROW_DOMINANCE_LIMIT, block: int = 2000
 ) -> NDArray[np.bool_]:
     """Drop distinct rows whose site set contains another row's set.
 
     Covering the smaller set covers them too. Skipped above ``limit`` rows;
-    ``sets`` must have distinct rows.
+    ``sets`` must have distinct rows (so a contained set is a proper subset
+    and the rows kept cover for every row dropped). The pairs are compared
+    ``block`` rows at a time.
     """
-    if not 1 < sets.shape[0] <= limit:
+    g = sets.shape[0]
+    if not 1 < g <= limit:
         return sets
-    sub = subset_matrix(sets.T)  # sub[a, b]: row set a within row set b
-    np.fill_diagonal(sub, False)
-    return sets[~sub.any(axis=0)]
+    s = sets.astype(np.float32)
+    size = s.sum(axis=1)
+    dominated = np.zeros(g, dtype=bool)
+    for lo in range(0, g, block):
+        inter = s @ s[lo : lo + block].T  # inter[a, b]: sites rows a and lo + b share
+        sub = np.abs(inter - size[:, None]) < 0.5  # row a within row lo + b
+        sub[np.arange(lo, min(lo + block, g)), np.arange(min(block, g - lo))] = False
+        dominated[lo : lo + block] = sub.any(axis=0)
+    return sets[~dominated]
 
 
 def dominated_sites(sets: NDArray[np.bool_], cost: NDArray[np.float64]) -> NDArray[np.bool_]:

@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 CoverSolver = Callable[[Milp, float | None], RawResult]
 Answer = Literal["feasible", "infeasible", "unknown"]
 
+#: Row dominance per radius up to this many distinct rows (road-like sets nest, and
+#: dropping the rows that contain another row shrinks the covering MILP several-fold).
+RADIUS_ROW_DOMINANCE_LIMIT = 12_000
+
 
 @dataclass
 class RadiusResult:
@@ -106,7 +110,7 @@ def cover_check(
     budget = p - req_cols.size
     if budget <= 0 or not sets.any(axis=1).all():
         return "infeasible", None
-    sets = drop_dominated_rows(sets)
+    sets = drop_dominated_rows(sets, limit=RADIUS_ROW_DOMINANCE_LIMIT)
     free = np.nonzero(~req)[0]
     keep = free[~dominated_sites(sets[:, free], np.ones(free.size))]
     sets = sets[:, keep]
