@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_center.py                 # every case (about 10-20 minutes)
     python benchmarks/bench_center.py --only sf road  # case families: sf, road, mclp
     python benchmarks/bench_center.py --skip-spopt    # ours only
+    python benchmarks/bench_center.py --only big --skip-spopt  # p-center 20,000 x 300
 
 Cases:
 
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _roads import road_points
 
-SPOPT_LIMIT = {"sf": 60.0, "road": 120.0, "mclp": 180.0}
+SPOPT_LIMIT = {"sf": 60.0, "road": 120.0, "mclp": 180.0, "big": 120.0}
 
 
 def sf_cost() -> np.ndarray:
@@ -131,6 +132,18 @@ def cases() -> list[dict]:
                 "n": 205,
                 "m": 16,
                 "seed": 7,
+                "p": p,
+            }
+        )
+    for p in (5, 20):  # only with --only big
+        out.append(
+            {
+                "name": f"road11-20000x300-p{p}",
+                "family": "big",
+                "kind": "road",
+                "n": 20_000,
+                "m": 300,
+                "seed": 11,
                 "p": p,
             }
         )
@@ -266,7 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(out), flush=True)
         return 0
     chosen = [
-        c for c in cases() if not args.only or c["family"] in args.only or c["name"] in args.only
+        c
+        for c in cases()
+        if (
+            (c["family"] in args.only or c["name"] in args.only)
+            if args.only
+            else c["family"] != "big"
+        )
     ]
     from optimizer.models import PCenter
 
