@@ -22,7 +22,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["REPO", "child_result", "export_revision", "parse_or_run_child", "run_in_child"]
+__all__ = [
+    "REPO",
+    "child_result",
+    "competitor_in_child",
+    "export_revision",
+    "parse_or_run_child",
+    "run_in_child",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,6 +98,33 @@ def run_in_child(
         )
     except subprocess.TimeoutExpired:
         return {"status": f"killed at {timeout:.0f} s", "seconds": time.perf_counter() - t0}
+    return child_result(proc, t0)
+
+
+def competitor_in_child(script: str | Path, payload: dict, *, limit: float, grace: float) -> dict:
+    """Run ``script --child PAYLOAD`` (a competitor with its own ``limit``) in this checkout.
+
+    The child gets ``limit + grace`` seconds of wall time before it is killed; a
+    killed child is reported with how far it got (its ``BUILT <seconds>`` line, printed
+    once its model is built), not raised.
+    """
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(script), "--child", json.dumps(payload)],
+            capture_output=True,
+            text=True,
+            timeout=limit + grace,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        built = [ln.split()[1] for ln in out.splitlines() if ln.startswith("BUILT ")]
+        note = f", built in {float(built[0]):.0f} s" if built else ", still building"
+        return {
+            "status": f"killed at {limit + grace:.0f} s{note}",
+            "seconds": time.perf_counter() - t0,
+        }
     return child_result(proc, t0)
 
 

@@ -33,7 +33,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -44,24 +43,13 @@ from scipy.sparse.csgraph import dijkstra
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # sfdata
 
+from _baseline import competitor_in_child
 from _roads import road_points
+from sfdata import sf_cost
 
 SPOPT_LIMIT = {"sf": 60.0, "road": 120.0, "mclp": 180.0, "big": 120.0}
-
-
-def sf_cost() -> np.ndarray:
-    """spopt's San Francisco network distances: 205 tracts x 16 stores (metres)."""
-    import pandas as pd
-    import spopt
-
-    path = (
-        Path(spopt.__file__).parent
-        / "tests/test_locate/data/SF_network_distance_candidateStore_16_censusTract_205_new.csv"
-    )
-    table = pd.read_csv(path)
-    pivot = table.pivot_table(values="distance", index="DestinationName", columns="name")
-    return np.ascontiguousarray(pivot.to_numpy(dtype=float))
 
 
 def road_cost(n_demand: int, n_sites: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,26 +219,7 @@ def run_spopt(spec: dict, time_limit: float) -> dict:
 
 
 def in_child(spec: dict, limit: float, grace: float = 60.0) -> dict:
-    payload = json.dumps({"spec": spec, "limit": limit})
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child", payload],
-            capture_output=True,
-            text=True,
-            timeout=limit + grace,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        built = [ln.split()[1] for ln in out.splitlines() if ln.startswith("BUILT ")]
-        note = f", built in {float(built[0]):.0f} s" if built else ", still building"
-        return {"status": f"killed at {limit + grace:.0f} s{note}", "seconds": None}
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-    return {"status": f"crashed: {tail[0][:160]}", "seconds": time.perf_counter() - t0}
+    return competitor_in_child(__file__, {"spec": spec, "limit": limit}, limit=limit, grace=grace)
 
 
 def spopt_proven(row: dict) -> bool:

@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
-import subprocess
 import sys
 import time
 import warnings
@@ -47,7 +45,7 @@ from scipy.sparse.csgraph import dijkstra, shortest_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _baseline import child_result, parse_or_run_child
+from _baseline import competitor_in_child, parse_or_run_child
 from _roads import road_points
 
 __all__ = ["orlib_instance", "road_instance"]
@@ -245,25 +243,8 @@ def child(payload: dict) -> None:
 
 
 def in_child(spec: dict, who: str, limit: float, grace: float) -> dict:
-    payload = json.dumps({"spec": spec, "who": who, "limit": limit})
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child", payload],
-            capture_output=True,
-            text=True,
-            timeout=limit + grace,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        built = [ln.split()[1] for ln in out.splitlines() if ln.startswith("BUILT ")]
-        note = f", built in {float(built[0]):.0f} s" if built else ", still building"
-        return {
-            "status": f"killed at {limit + grace:.0f} s{note}",
-            "seconds": time.perf_counter() - t0,
-        }
-    return child_result(proc, t0)
+    payload = {"spec": spec, "who": who, "limit": limit}
+    return competitor_in_child(__file__, payload, limit=limit, grace=grace)
 
 
 # --------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from sfdata import sf_cost
 
 from optimizer.errors import InfeasibleError
 from optimizer.models import PCenter
@@ -141,20 +141,6 @@ def test_stopped_search_brackets_the_optimum(stop_after: int) -> None:
     assert res.bound >= float(cost.min(axis=1).max())
     if not res.proven:
         assert res.bound < res.radius
-
-
-def sf_cost() -> np.ndarray:
-    """spopt's San Francisco instance (205 tracts x 16 stores) shipped with spopt's tests."""
-    import pandas as pd
-    import spopt
-
-    path = (
-        Path(spopt.__file__).parent
-        / "tests/test_locate/data/SF_network_distance_candidateStore_16_censusTract_205_new.csv"
-    )
-    table = pd.read_csv(path)
-    pivot = table.pivot_table(values="distance", index="DestinationName", columns="name")
-    return pivot.to_numpy(dtype=float)
 
 
 @pytest.mark.parametrize("p", [2, 3, 4, 5])
