@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import Delaunay, cKDTree
 
 
@@ -71,3 +71,23 @@ def road_points(
     points = sample(n_points)
     dist, k = cKDTree(nodes[main]).query(points)
     return RoadPoints(towns, sizes, nodes, graph, main, main[k], dist / 30.0 * 60.0)
+
+
+def road_instance(
+    n_demand: int, n_sites: int, *, seed: int, side_km: float = 150.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Road-like travel minutes, integer weights and road-node groups."""
+    rng = np.random.default_rng(seed)
+    road = road_points(
+        rng,
+        n_nodes=max(200, n_demand // 2),
+        n_points=n_demand,
+        n_towns=12,
+        side_km=side_km,
+        margin=0.1,
+    )
+    site_nodes = rng.choice(road.main, size=n_sites, replace=False)
+    sp_min = dijkstra(road.graph, directed=False, indices=site_nodes)
+    cost = road.access[:, None] + sp_min[:, road.node_of].T
+    weights = rng.integers(1, 100, n_demand).astype(float)
+    return np.ascontiguousarray(cost), weights, road.node_of.astype(np.int64)

@@ -39,14 +39,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse.csgraph import dijkstra
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # sfdata
 
 from _baseline import competitor_in_child
-from _roads import road_points
+from _roads import road_instance
 from sfdata import sf_cost
 
 SPOPT_LIMIT = {"sf": 60.0, "road": 120.0, "mclp": 180.0, "big": 120.0}
@@ -54,20 +53,8 @@ SPOPT_LIMIT = {"sf": 60.0, "road": 120.0, "mclp": 180.0, "big": 120.0}
 
 def road_cost(n_demand: int, n_sites: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Road-like travel minutes (float) and integer weights 1-99."""
-    rng = np.random.default_rng(seed)
-    road = road_points(
-        rng,
-        n_nodes=max(200, n_demand // 2),
-        n_points=n_demand,
-        n_towns=12,
-        side_km=150.0,
-        margin=0.1,
-    )
-    site_nodes = rng.choice(road.main, size=n_sites, replace=False)
-    sp_min = dijkstra(road.graph, directed=False, indices=site_nodes)
-    cost = road.access[:, None] + sp_min[:, road.node_of].T
-    weights = rng.integers(1, 100, n_demand).astype(float)
-    return np.ascontiguousarray(cost), weights
+    cost, weights, _ = road_instance(n_demand, n_sites, seed=seed)
+    return cost, weights
 
 
 def uniform_mclp(seed: int) -> tuple[np.ndarray, np.ndarray]:

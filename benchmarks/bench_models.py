@@ -41,14 +41,14 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra, shortest_path
+from scipy.sparse.csgraph import shortest_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _baseline import competitor_in_child, parse_or_run_child
-from _roads import road_points
+from _roads import road_instance
 
-__all__ = ["orlib_instance", "road_instance"]
+__all__ = ["orlib_instance"]
 
 ORLIB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orlib"
 ORLIB_NAMES = ["pmed1", "pmed2", "pmed3", "pmed4", "pmed5", "pmed11", "pmed16", "pmed26"]
@@ -58,27 +58,6 @@ MEMORY_CAP_BYTES = 8 * 1024**3
 # --------------------------------------------------------------------------------------
 # instances
 # --------------------------------------------------------------------------------------
-
-
-def road_instance(
-    n_demand: int, n_sites: int, *, seed: int, side_km: float = 150.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Road-like travel minutes, integer weights and road-node groups."""
-    rng = np.random.default_rng(seed)
-    road = road_points(
-        rng,
-        n_nodes=max(200, n_demand // 2),
-        n_points=n_demand,
-        n_towns=12,
-        side_km=side_km,
-        margin=0.1,
-    )
-    graph, main, node_of, access = road.graph, road.main, road.node_of, road.access
-    site_nodes = rng.choice(main, size=n_sites, replace=False)
-    sp_min = dijkstra(graph, directed=False, indices=site_nodes)
-    cost = access[:, None] + sp_min[:, node_of].T
-    weights = rng.integers(1, 100, n_demand).astype(float)
-    return np.ascontiguousarray(cost), weights, node_of.astype(np.int64)
 
 
 def orlib_instance(name: str) -> tuple[np.ndarray, int]:
