@@ -40,6 +40,20 @@ class _Coverage(CompactModel):
             raise DataError(f"radius must be finite and >= 0; got {self.radius!r}")
         self.radius = r
 
+    def _cover_fields(self, x: NDArray[np.float64]) -> tuple[NDArray[np.int64], dict[str, Any]]:
+        """Return the open sites of a solved ``x`` and the solution fields they fix."""
+        _, info = self._model()
+        keep = info["keep"]
+        open_cols = keep[x[: keep.size] > 0.5]
+        assign, d = nearest_open(self.cost, open_cols)
+        fields = {
+            **self._site_fields(open_cols),
+            "assignment": assign,
+            "assignment_any": assign,
+            "covered": d <= self.radius,
+        }
+        return open_cols, fields
+
 
 @dataclass(eq=False, repr=False, kw_only=True)
 class MCLP(_Coverage, FixedCountModel):
@@ -139,24 +153,12 @@ class MCLP(_Coverage, FixedCountModel):
         return np.r_[chosen.astype(float), covered.astype(float)][: k + sets.shape[0]]
 
     def _solution_fields(self, x: NDArray[np.float64]) -> dict[str, Any]:
-        _, info = self._model()
-        keep = info["keep"]
-        open_cols = keep[x[: keep.size] > 0.5]
-        assign, d = nearest_open(self.cost, open_cols)
-        covered = d <= self.radius
-        pos = self.weights > 0
+        _, fields = self._cover_fields(x)
+        pos, covered = self.weights > 0, fields["covered"]
         value = float(self.weights[pos & covered].sum())
-        return {
-            "objective": value,
-            **self._site_fields(open_cols),
-            "assignment": assign,
-            "assignment_any": assign,
-            "covered": covered,
-            "breakdown": {
-                "covered_weight": value,
-                "uncovered_weight": float(self.weights[pos & ~covered].sum()),
-            },
-        }
+        uncovered = float(self.weights[pos & ~covered].sum())
+        breakdown = {"covered_weight": value, "uncovered_weight": uncovered}
+        return {**fields, "objective": value, "breakdown": breakdown}
 
 
 @dataclass(eq=False, repr=False, kw_only=True)
@@ -245,17 +247,7 @@ class LSCP(_Coverage):
         return chosen.astype(float)
 
     def _solution_fields(self, x: NDArray[np.float64]) -> dict[str, Any]:
-        _, info = self._model()
-        keep = info["keep"]
-        open_cols = keep[x[: keep.size] > 0.5]
-        assign, d = nearest_open(self.cost, open_cols)
-        covered = d <= self.radius
+        open_cols, fields = self._cover_fields(x)
         value = float(self.site_costs[open_cols].sum())
-        return {
-            "objective": value,
-            **self._site_fields(open_cols),
-            "assignment": assign,
-            "assignment_any": assign,
-            "covered": covered,
-            "breakdown": {"site_cost": value, "sites": float(open_cols.size)},
-        }
+        breakdown = {"site_cost": value, "sites": float(open_cols.size)}
+        return {**fields, "objective": value, "breakdown": breakdown}
