@@ -252,7 +252,7 @@ def write_outputs(
     chosen = _map_assets(settings) if assets == "auto" else assets
     summary_text = json.dumps(summary_of(result), indent=2, ensure_ascii=False, allow_nan=False)
     page = map_html(result.map(lang=lang), assets=chosen, settings=settings)
-    chart = sweep.png() if sweep is not None else None
+    chart = sweep.png if sweep is not None else None
     report = result_report(result, map_page=page, lang=lang, chart_png=chart)
     cells = result.cells
     guard = folder_lock(root) if lock else contextlib.nullcontext(root)

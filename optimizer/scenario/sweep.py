@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,8 +96,9 @@ class SweepResult:
         fig.suptitle(f"{self.region_name}: {self.scenario.name} — trade-off of the network size")
         return fig
 
+    @cached_property
     def png(self) -> bytes:
-        """Return the plot as PNG bytes (for the report)."""
+        """The plot as PNG bytes, drawn once (the report and ``sweep.png`` share them)."""
         import io
 
         buffer = io.BytesIO()
@@ -110,7 +112,7 @@ class SweepResult:
         with atomic_path(csv_path) as tmp:
             self.table.to_csv(tmp, index=False)
         with atomic_path(png_path) as tmp:
-            tmp.write_bytes(self.png())
+            tmp.write_bytes(self.png)
         return csv_path, png_path
 
 
