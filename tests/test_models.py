@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -459,6 +460,39 @@ def test_branch_and_bound_matches_enumeration(seed: int) -> None:
         mip_gap=0, method="compact"
     )
     assert sol.objective == pytest.approx(compact.objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_two_tier_branch_and_bound_matches_enumeration(
+    seed: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # random integer costs leave an LP gap: the two-tier Benders engine branches on
+    # both tiers' columns (its own tree, cuts of both blocks at every node)
+    rng = np.random.default_rng(300 + seed)
+    n, m = 50, 8
+    d = {
+        "cost": rng.integers(1, 200, (n, m)).astype(float),
+        "w_full": rng.integers(0, 10, n).astype(float),
+        "w_remote": rng.integers(0, 10, n).astype(float),
+        "cf": rng.integers(0, 300, m).astype(float),
+        "cr": rng.integers(0, 100, m).astype(float),
+        "n_full": 2,
+        "n_remote": (1, 3),
+        "budget_full": None,
+        "budget_remote": None,
+        "T": None if seed % 2 else 120.0,
+        "hard": False,
+        "penalty": rng.integers(0, 500, n).astype(float),
+        "required": [],
+        "required_remote": [],
+        "forbidden": [],
+    }
+    with caplog.at_level("DEBUG", logger="optimizer.models"):
+        sol = build_two_tier(d).solve(mip_gap=0, method="benders")
+    assert sol.status == "optimal"
+    assert_same(sol.objective, enum_two_tier(d))
+    trees = [int(w) for w in re.findall(r"tree of (\d+) nodes", caplog.text)]
+    assert trees and trees[0] > 1  # it branched
 
 
 @pytest.mark.parametrize("seed", [200, 201, 202])

@@ -54,9 +54,6 @@ logger = logging.getLogger(__name__)
 NODE_CUT_ROUNDS = 8
 #: Cut rounds allowed for an integral LP point (the loop converges: cuts are tight there).
 INTEGRAL_CUT_ROUNDS = 100
-#: Cut rounds per probe and consecutive unsuccessful probes before probing stops.
-PROBE_CUT_ROUNDS = 10
-PROBE_MISSES = 12
 #: Nodes between two purges of slack cuts.
 PURGE_EVERY = 10
 _INT_TOL = 1e-6
@@ -275,19 +272,20 @@ def _node_lp(
             return obj, x, rc, False
 
 
-@dataclass
-class Root:
-    """The root LP of the master: its integer columns, their reduced costs, the incumbent value."""
+def reduced_cost_fixing(
+    master: Master,
+    ints: NDArray[np.int64],
+    rc: NDArray[np.float64],
+    *,
+    x_lp: NDArray[np.float64],
+    lb: float,
+    ub: float,
+) -> int:
+    """Fix integer columns whose reduced cost exceeds the gap (valid for any better solution).
 
-    master: Master
-    ints: NDArray[np.int64]
-    rc: NDArray[np.float64]
-    ub: float
-
-
-def reduced_cost_fixing(root: Root, x_lp: NDArray[np.float64], lb: float) -> int:
-    """Fix integer columns whose reduced cost exceeds the gap (valid for any better solution)."""
-    master, ints, rc, ub = root.master, root.ints, root.rc, root.ub
+    ``rc`` are the reduced costs of the columns ``ints`` at the root LP point
+    ``x_lp`` of value ``lb``; ``ub`` is the incumbent value.
+    """
     xv = x_lp[ints]
     lim = ub - lb + 1e-7 * max(1.0, abs(ub))
     at_lo = (xv <= 1e-9) & (rc > lim)
@@ -301,47 +299,3 @@ def reduced_cost_fixing(root: Root, x_lp: NDArray[np.float64], lb: float) -> int
             )
             n += cols.size
     return n
-
-
-def probe(root: Root, best_x: NDArray[np.float64], budget: float, ctx: SolveContext) -> int:
-    """Fix to 0 the integer columns whose forced opening lifts the LP bound above ``ub``."""
-    master, ints, rc, ub = root.master, root.ints, root.rc, root.ub
-    lp = master.h.getLp()
-    lo = np.asarray(lp.col_lower_)[ints]
-    hi = np.asarray(lp.col_upper_)[ints]
-    cand = np.nonzero((lo < 0.5) & (hi > 0.5) & (best_x[ints] < 0.5))[0]
-    cand = cand[np.argsort(-rc[cand], kind="stable")]
-    nprobe = 0
-    t0 = time.perf_counter()
-    fixed = 0
-    misses = 0
-    lim = ub - 1e-9 * max(1.0, abs(ub))
-    for k in cand:
-        j = int(ints[k])
-        master.h.changeColBounds(j, 1.0, 1.0)
-        nprobe += 1
-        lbj = -math.inf
-        for _ in range(PROBE_CUT_ROUNDS):
-            status, x, obj = master.run_lp(ctx)
-            if status == "infeasible":
-                lbj = math.inf
-                break
-            if status != "optimal" or x is None:
-                break
-            lbj = obj
-            if lbj > lim:
-                break
-            if master.add_cuts(master.cuts_at(x[: master.nb]), x) == 0:
-                break
-        if lbj > lim:
-            master.h.changeColBounds(j, 0.0, 0.0)
-            fixed += 1
-            misses = 0
-        else:
-            master.h.changeColBounds(j, 0.0, 1.0)
-            misses += 1
-        if misses >= PROBE_MISSES or time.perf_counter() - t0 > budget:
-            break
-    master.run_lp(ctx)
-    logger.debug("probing: %d probes, %d fixed, %.2fs", nprobe, fixed, time.perf_counter() - t0)
-    return fixed

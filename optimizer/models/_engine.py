@@ -19,11 +19,10 @@ open for the block, plus a linear part (site costs, penalties) over the
        provably costs more than the incumbent is closed for good; with one
        block, the problem is then re-solved over the surviving sites only
        (:mod:`._reduce`: a smaller master with shorter cuts);
-    5. with one block (p-median, fixed charge): depth-first branch and bound
-       with Benders cuts at every node (:mod:`._branch`); otherwise LP probing
-       and MIP rounds on the reduced master: solve, evaluate the solutions
-       found exactly, add their cuts, repeat until the bound meets the
-       incumbent.
+    5. with an incumbent: depth-first branch and bound with Benders cuts of
+       every block at every node (:mod:`._branch`); without one (no warm
+       start): MIP rounds on the master: solve, evaluate the solutions found
+       exactly, add their cuts, repeat until the bound meets the incumbent.
 
 Every bound reported is valid for the original problem: the master is a
 relaxation, and fixings only remove solutions that cannot beat the incumbent.
@@ -41,7 +40,7 @@ from numpy.typing import NDArray
 from optimizer.errors import SolverError
 from optimizer.models._backends import run_cbc, run_highs
 from optimizer.models._base import Outcome, SolveContext, raise_no_solution, raise_solver_infeasible
-from optimizer.models._branch import Root, branch_and_bound, probe, reduced_cost_fixing
+from optimizer.models._branch import branch_and_bound, reduced_cost_fixing
 from optimizer.models._levels import Nodes, add_nodes_to_builder, elloumi_nodes, node_values
 from optimizer.models._master import Master
 from optimizer.models._milp import Milp, MilpBuilder
@@ -205,7 +204,6 @@ def solve_benders(
             alpha = 0.0
         if iters >= 300 or (lp_budget is not None and time.perf_counter() - t_lp > lp_budget):
             break
-    t_lp_phase = time.perf_counter() - t_lp
     logger.debug(
         "%s: LP phase %d iterations, bound %.6g, LP upper %.6g, %d cuts, %.2fs",
         prob.name,
@@ -234,8 +232,7 @@ def solve_benders(
     if best_x is not None and closed(ub, lb, ctx.mip_gap):
         return Outcome(best_x, lb, True)
 
-    # ---- reduced-cost fixing and probing ---------------------------------------------
-    tree = len(prob.blocks) == 1 and best_x is not None  # own branch and bound
+    # ---- reduced-cost fixing -----------------------------------------------------------
     fixed = 0
     if best_x is not None and math.isfinite(lb):
         sol = master.h.getSolution()
@@ -243,7 +240,7 @@ def solve_benders(
         purged = master.purge()
         logger.debug("%s: purged %d slack cuts", prob.name, purged)
         if rc is not None:
-            fixed += reduced_cost_fixing(Root(master, ints, rc, ub), x_lp, lb)
+            fixed += reduced_cost_fixing(master, ints, rc, x_lp=x_lp, lb=lb, ub=ub)
             if reduce and best_x is not None:
                 lp = master.h.getLp()
                 red = restrict(prob, np.asarray(lp.col_lower_)[:nb], np.asarray(lp.col_upper_)[:nb])
@@ -260,16 +257,6 @@ def solve_benders(
                     if not prob.evaluate(x_full) <= ub:
                         x_full = best_x
                     return Outcome(x_full, min(max(out.bound, lb), ub), out.proven)
-        if not ctx.out_of_time() and not tree:
-            # probing pays when the LP gap is large (the MIP would branch a lot);
-            # the tree does without (measured on OR-Library: 1.6x faster without)
-            rel = (ub - lb) / max(abs(ub), 1e-12)
-            budget = max(1.0, 2.0 * t_lp_phase) * max(1.0, rel / 1e-3)
-            rem = ctx.remaining()
-            if rem is not None:
-                budget = min(budget, 0.25 * rem)
-            order_rc = rc if rc is not None else np.zeros(ints.size)
-            fixed += probe(Root(master, ints, order_rc, ub), best_x, budget, ctx)
     logger.debug(
         "%s: fixed %d of %d integer columns, %.2fs",
         prob.name,
@@ -278,8 +265,8 @@ def solve_benders(
         time.perf_counter() - t_start,
     )
 
-    # ---- branch and bound with cuts at every node (single-block models) --------------
-    if tree:
+    # ---- branch and bound with cuts at every node -------------------------------------
+    if best_x is not None:
         result = branch_and_bound(
             master,
             ints,
@@ -296,7 +283,6 @@ def solve_benders(
             master.n_cuts,
             time.perf_counter() - t_start,
         )
-        assert best_x is not None
         return Outcome(best_x, min(max(result.bound, lb), ub), result.proven)
 
     # ---- MIP rounds ------------------------------------------------------------------

@@ -15,7 +15,9 @@ for rows served by ``l`` that ``j`` would take over.
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -85,6 +87,10 @@ class Flow:
             return np.zeros(self.m)
         return self.w @ np.maximum(d1[:, None] - self.C, 0.0)
 
+    def gain_of(self, d1: NDArray[np.float64], j: int) -> float:
+        """Return the saving of opening site ``j`` alone (one column of :meth:`gain`)."""
+        return float(self.w @ np.maximum(d1 - self.C[:, j], 0.0)) if self.n else 0.0
+
     def loss(
         self, d1: NDArray[np.float64], d2: NDArray[np.float64], phi: NDArray[np.int64], k: int
     ) -> NDArray[np.float64]:
@@ -105,28 +111,95 @@ class Flow:
         return -gain[None, :] + loss[:, None] - extra
 
 
+def lazy_greedy(
+    delta: NDArray[np.float64],
+    *,
+    exact: Callable[[int], float],
+    usable: Callable[[int], bool],
+    take: Callable[[int], None],
+    count: int,
+    below: float = math.inf,
+) -> int:
+    """Take up to ``count`` columns one by one, each the one whose change is smallest now.
+
+    The lazy greedy of Minoux (1978): ``delta`` holds every column's change
+    before the first pick (``inf``: never); a change can only grow as columns
+    are taken (the saving of opening a site never rises when others open),
+    so an old value is a lower bound, and a column whose ``exact`` change is
+    still the smallest of the bounds is the one the eager greedy would pick
+    (ties to the lower column). Each pick prices a few columns instead of all.
+
+    Parameters
+    ----------
+    delta
+        Change of every column before the first pick.
+    exact
+        Change of column ``j`` now.
+    usable
+        Whether column ``j`` may be taken now; once not, never again.
+    take
+        Takes column ``j`` (updates what ``exact`` and ``usable`` read).
+    count
+        Columns to take at the most.
+    below
+        Stop when the smallest change is not below this.
+
+    Returns
+    -------
+    int
+        Columns taken.
+    """
+    heap = [(float(delta[j]), int(j)) for j in np.nonzero(np.isfinite(delta))[0]]
+    heapq.heapify(heap)
+    taken = 0
+    while taken < count and heap:
+        _, j = heapq.heappop(heap)
+        if not usable(j):
+            continue
+        now = (exact(j), j)
+        if heap and now > heap[0]:
+            heapq.heappush(heap, now)
+            continue
+        if not now[0] < below:
+            break
+        take(j)
+        taken += 1
+    return taken
+
+
 def greedy_add(
     flow: Flow,
     open_cols: NDArray[np.int64],
     allowed: NDArray[np.bool_],
     count: int,
     site_cost: NDArray[np.float64] | None = None,
+    *,
+    while_pays: bool = False,
 ) -> NDArray[np.int64]:
-    """Add ``count`` sites one by one, each time the one with the best net saving."""
+    """Add up to ``count`` sites one by one, each time the one with the best net saving.
+
+    With ``while_pays``, stop when no site saves more than it costs.
+    """
     cur = list(open_cols.tolist())
     avail = _closed_allowed(allowed, np.asarray(cur, dtype=np.int64))
     d1, _, _ = flow.state(np.asarray(cur, dtype=np.int64))
-    for _ in range(count):
-        if not avail.any():
-            break
-        g = flow.gain(d1)
-        if site_cost is not None:
-            g = g - site_cost
-        g = np.where(avail, g, -np.inf)
-        j = int(np.argmax(g))
+    cost = np.zeros(flow.m) if site_cost is None else site_cost
+
+    def take(j: int) -> None:
+        nonlocal d1
         cur.append(j)
         avail[j] = False
-        d1 = np.minimum(d1, flow.C[:, j]) if flow.n else d1
+        if flow.n:
+            d1 = np.minimum(d1, flow.C[:, j])
+
+    lazy_greedy(
+        np.where(avail, cost - flow.gain(d1), np.inf),
+        exact=lambda j: float(cost[j]) - flow.gain_of(d1, j),
+        usable=lambda j: bool(avail[j]),
+        take=take,
+        count=count,
+        below=0.0 if while_pays else math.inf,
+    )
     return np.asarray(cur, dtype=np.int64)
 
 
@@ -241,14 +314,7 @@ def ufl_heuristic(
     sites = np.nonzero(required)[0].astype(np.int64)
     if sites.size == 0:
         sites = greedy_add(flow, sites, allowed, 1, site_cost)
-    while True:
-        d1, _, _ = flow.state(sites)
-        g = flow.gain(d1) - site_cost
-        g[~_closed_allowed(allowed, sites)] = -np.inf
-        j = int(np.argmax(g))
-        if not g[j] > 0:
-            break
-        sites = np.append(sites, j)
+    sites = greedy_add(flow, sites, allowed, flow.m, site_cost, while_pays=True)
     return local_search(flow, sites, allowed, required, site_cost=site_cost)
 
 
@@ -352,15 +418,53 @@ class TwoTierSearch:
         return self.construct_from(t, allowed)
 
     def construct_from(self, t: NDArray[np.int64], allowed: NDArray[np.bool_]) -> NDArray[np.int64]:
-        """Top up a partial state to the minimum counts."""
+        """Top up a partial state to the minimum counts, greedily (full points first)."""
         t = t.copy()
         for tier, (lo, _) in ((1, self.count_full), (2, self.count_remote)):
-            while int((t == tier).sum()) < lo:
-                j = self._best_add(t, allowed, tier)
-                if j < 0:
-                    break
-                t[j] = tier
+            need = lo - int((t == tier).sum())
+            if need > 0:
+                self._greedy_tier(t, allowed, tier, need)
         return t
+
+    def _greedy_tier(
+        self, t: NDArray[np.int64], allowed: NDArray[np.bool_], tier: int, need: int
+    ) -> None:
+        """Open up to ``need`` sites of ``tier`` in ``t``, each the best addition (lazy greedy)."""
+        d1a = self.A.state(np.nonzero(t > 0)[0])[0]
+        d1f = self.F.state(np.nonzero(t == 1)[0])[0]
+        cnt = self._cover_counts(t)
+        costs, budget = (self.cf, self.budget_full) if tier == 1 else (self.cr, self.budget_remote)
+        spent = float(costs[t == tier].sum())
+        delta = costs - self.A.gain(d1a) + self._add_cover(cnt)
+        if tier == 1:
+            delta = delta - self.F.gain(d1f)
+
+        def exact(j: int) -> float:
+            val = float(costs[j]) - self.A.gain_of(d1a, j)
+            if tier == 1:
+                val -= self.F.gain_of(d1f, j)
+            if self.pen.size:
+                val -= float((self.pen * (cnt < 0.5)) @ self.N[:, j])
+            return val
+
+        def take(j: int) -> None:
+            nonlocal d1a, d1f, cnt, spent
+            t[j] = tier
+            spent += float(costs[j])
+            if self.A.n:
+                d1a = np.minimum(d1a, self.A.C[:, j])
+            if tier == 1 and self.F.n:
+                d1f = np.minimum(d1f, self.F.C[:, j])
+            if self.pen.size:
+                cnt = cnt + self.N[:, j]
+
+        lazy_greedy(
+            np.where(allowed & (t == 0), delta, np.inf),
+            exact=exact,
+            usable=lambda j: bool(t[j] == 0 and allowed[j] and spent + costs[j] <= budget + 1e-9),
+            take=take,
+            count=need,
+        )
 
     def _cover_counts(self, t: NDArray[np.int64]) -> NDArray[np.float64]:
         return self.N @ (t > 0) if self.pen.size else np.zeros(0)
@@ -374,23 +478,6 @@ class TwoTierSearch:
         if not self.pen.size:
             return np.zeros(self.m)
         return (self.pen * ((cnt > 0.5) & (cnt < 1.5))) @ self.N
-
-    def _best_add(self, t: NDArray[np.int64], allowed: NDArray[np.bool_], tier: int) -> int:
-        full = np.nonzero(t == 1)[0]
-        open_ = np.nonzero(t > 0)[0]
-        d1a, _, _ = self.A.state(open_)
-        delta = -self.A.gain(d1a) + self._add_cover(self._cover_counts(t))
-        if tier == 1:
-            d1f, _, _ = self.F.state(full)
-            delta = delta - self.F.gain(d1f) + self.cf
-            spent, budget, costs = float(self.cf[t == 1].sum()), self.budget_full, self.cf
-        else:
-            delta = delta + self.cr
-            spent, budget, costs = float(self.cr[t == 2].sum()), self.budget_remote, self.cr
-        ok = allowed & (t == 0) & (spent + costs <= budget + 1e-9)
-        if not ok.any():
-            return -1
-        return int(np.argmin(np.where(ok, delta, np.inf)))
 
     # local search ----------------------------------------------------------------------
 
