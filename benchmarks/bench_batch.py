@@ -1,10 +1,10 @@
 """Benchmark the batch: all 18 mainland regions with 1 Dask worker and with 2.
 
 Uses the offline national test set: synthetic grids and road skeletons built
-from the real municipalities, populations and centres in
-``../shared/data/finland`` (written once into ``--bundles``, about 2 minutes).
-The scenario is the shipped default scenario without its North-Karelia-specific
-required site (every bundle flags its own existing service point as required).
+from the real municipalities, populations and centres of the national tables
+shipped with the package (written once into ``--bundles``, about 1 minute).
+The scenario is the shipped ``national`` scenario (2 full points, up to 6
+remote points; every bundle flags its own existing service point as required).
 
 Each run starts its own LocalCluster (the start-up is part of the time), writes
 into a fresh output folder and uses a fresh travel-time cache, so neither run
@@ -31,22 +31,9 @@ from optimizer.scenario import load_scenario
 from optimizer.settings import get_settings
 from optimizer.sources.synthetic import write_national_bundles
 
-FINLAND = Path(__file__).resolve().parents[2] / "shared" / "data" / "finland"
-
-
-def national_scenario():
-    """The default scenario without region-specific site names.
-
-    Up to 6 remote points rather than exactly 6: Kymenlaakso has only 6 candidate sites.
-    """
-    scenario = load_scenario("default")
-    network = scenario.network.model_copy(update={"required_sites": [], "remote_points": (0, 6)})
-    return scenario.model_copy(update={"name": "national", "network": network})
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--finland-dir", type=Path, default=FINLAND)
     parser.add_argument(
         "--bundles",
         type=Path,
@@ -60,10 +47,10 @@ def main() -> None:
 
     codes = None if args.regions == "all" else [c.strip() for c in args.regions.split(",")]
     start = time.perf_counter()
-    write_national_bundles(finland_dir=args.finland_dir, out_root=args.bundles, codes=codes)
+    write_national_bundles(out_root=args.bundles, codes=codes)
     print(f"bundles ready in {args.bundles} ({time.perf_counter() - start:.0f} s)")
 
-    scenario = national_scenario()
+    scenario = load_scenario("national")
     solver = scenario.solver.model_copy(update={"time_limit": args.time_limit})
     scenario = scenario.model_copy(update={"solver": solver})
     counts = [int(w) for w in args.workers.split(",")]
