@@ -19,7 +19,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from optimizer.errors import DataError
 from optimizer.models._distance import DistanceModel
-from optimizer.models._heuristics import TwoTierSearch
 from optimizer.models._inputs import (
     as_site_values,
     check_required_forbidden,
@@ -28,6 +27,7 @@ from optimizer.models._inputs import (
 )
 from optimizer.models._milp import Milp, MilpBuilder
 from optimizer.models._problem import Block, DistanceProblem
+from optimizer.models._tier_search import TwoTierSearch
 
 __all__ = ["Count"]
 
