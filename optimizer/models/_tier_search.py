@@ -128,7 +128,13 @@ class TwoTierSearch:
             need = lo - int((t == tier).sum())
             if need > 0:
                 self._greedy(t, allowed, (tier,), need)
-        self._greedy(t, allowed, (1, 2), 2 * self.m, below=0.0)
+        room = [
+            tier
+            for tier, (_, hi) in ((1, self.count_full), (2, self.count_remote))
+            if int((t == tier).sum()) < hi
+        ]
+        if room:
+            self._greedy(t, allowed, tuple(room), 2 * self.m, below=0.0)
         return t
 
     def _greedy(
