@@ -16,7 +16,8 @@ import pytest
 
 from optimizer.errors import InfeasibleError
 from optimizer.models import AgencyTwoTier, TwoTier
-from optimizer.models._heuristics import Flow, local_search
+from optimizer.models import _heuristics as heuristics
+from optimizer.models._heuristics import Flow, greedy_add, local_search
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "optimizer" / "models"
 
@@ -166,3 +167,41 @@ def test_add_drop_swap_search_ends_where_no_move_helps() -> None:
     neighbours += [(opened - {i}) | {j} for i, j in itertools.product(opened, closed)]
     for other in neighbours:
         assert value <= _value(cost, w, np.array(sorted(other)), fc) + 1e-9
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])  # the dense sweep, then the gathered pairs
+@pytest.mark.parametrize("n_open", [1, 2, 5])
+def test_swap_deltas_match_direct_evaluation(
+    share: float, n_open: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(heuristics, "SPARSE_SHARE", share)
+    rng = np.random.default_rng(20 + n_open)
+    n, m = 40, 9
+    cost = rng.integers(1, 60, size=(n, m)).astype(float)  # ties included
+    w = rng.uniform(0.5, 3.0, size=n)
+    flow = Flow(cost, w)
+    sites = rng.choice(m, size=n_open, replace=False)
+    got = flow.swap_delta(*flow.state(sites), n_open)
+    base = _value(cost, w, sites, None)
+    for pos, j in itertools.product(range(n_open), range(m)):
+        if j in sites:
+            continue
+        swapped = sites.copy()
+        swapped[pos] = j
+        assert got[pos, j] == pytest.approx(_value(cost, w, swapped, None) - base, abs=1e-6)
+
+
+def test_lazy_greedy_picks_what_the_eager_greedy_picks() -> None:
+    rng = np.random.default_rng(5)
+    n, m, count = 60, 25, 8
+    cost = rng.integers(1, 40, size=(n, m)).astype(float)
+    w = rng.integers(1, 5, size=n).astype(float)
+    got = greedy_add(Flow(cost, w), np.zeros(0, dtype=np.int64), np.ones(m, dtype=bool), count)
+    eager: list[int] = []
+    for _ in range(count):  # every candidate priced at every step, ties to the lower column
+        values = [
+            _value(cost, w, np.array([*eager, j]), None) if j not in eager else np.inf
+            for j in range(m)
+        ]
+        eager.append(int(np.argmin(values)))
+    assert got.tolist() == eager

@@ -25,6 +25,10 @@ from numpy.typing import NDArray
 
 __all__: list[str] = []
 
+#: Largest share of (row, site) pairs for which :meth:`Flow.swap_delta` gathers the pairs
+#: that matter instead of sweeping the whole matrix.
+SPARSE_SHARE = 0.2
+
 
 def finite_big(cost: NDArray[np.float64], w: NDArray[np.float64]) -> float:
     """Return a penalty for unreachable pairs that dominates every finite objective."""
@@ -98,16 +102,35 @@ class Flow:
         return np.bincount(phi, weights=self.w * (d2 - d1), minlength=k)
 
     def swap_delta(
-        self, d1: NDArray[np.float64], d2: NDArray[np.float64], phi: NDArray[np.int64], k: int
+        self,
+        d1: NDArray[np.float64],
+        d2: NDArray[np.float64],
+        phi: NDArray[np.int64],
+        k: int,
+        *,
+        gain: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        """Return the ``k x m`` cost change of closing open position ``l`` and opening ``j``."""
+        """Return the ``k x m`` cost change of closing open position ``l`` and opening ``j``.
+
+        ``gain`` is :meth:`gain` at ``d1`` when the caller has it already.
+        """
         if self.n == 0:
             return np.zeros((k, self.m))
-        gain = self.gain(d1)
+        if gain is None:
+            gain = self.gain(d1)
         loss = self.loss(d1, d2, phi, k)
-        gainmat = self.w[:, None] * np.maximum(d2[:, None] - np.maximum(self.C, d1[:, None]), 0.0)
-        onehot = sp.csr_matrix((np.ones(self.n), (phi, np.arange(self.n))), shape=(k, self.n))
-        extra = np.asarray(onehot @ gainmat)
+        # extra(l, j): only pairs with c_ij < d2_i contribute. With many sites open they
+        # are a small part of the matrix: gather them instead of sweeping it all.
+        near = d2[:, None] > self.C
+        if np.count_nonzero(near) <= SPARSE_SHARE * near.size:
+            ri, ji = np.nonzero(near)
+            take = np.maximum(d2[ri] - np.maximum(self.C[ri, ji], d1[ri]), 0.0) * self.w[ri]
+            extra = np.bincount(phi[ri] * self.m + ji, weights=take, minlength=k * self.m)
+            extra = extra.reshape(k, self.m)
+        else:
+            pairs = self.w[:, None] * np.maximum(d2[:, None] - np.maximum(self.C, d1[:, None]), 0.0)
+            onehot = sp.csr_matrix((np.ones(self.n), (phi, np.arange(self.n))), shape=(k, self.n))
+            extra = np.asarray(onehot @ pairs)
         return -gain[None, :] + loss[:, None] - extra
 
 

@@ -244,16 +244,18 @@ class TwoTierSearch:
         lo_r, hi_r = self.count_remote
         spent_f = float(self.cf[full].sum())
         spent_r = float(self.cr[rem].sum())
-        base = self.objective(t)
-        tol = 1e-10 * max(1.0, abs(base))
         d1f, d2f, phif = self.F.state(full)
         d1a, d2a, phia = self.A.state(open_)
+        cnt = self._cover_counts(t)
+        base = float(self.F.w @ d1f + self.A.w @ d1a) + spent_f + spent_r  # objective(t)
+        if self.pen.size:
+            base += float(self.pen[cnt < 0.5].sum())
+        tol = 1e-10 * max(1.0, abs(base))
         gain_f = self.F.gain(d1f) if self.F.n else np.zeros(self.m)
         gain_a = self.A.gain(d1a) if self.A.n else np.zeros(self.m)
         loss_f = self.F.loss(d1f, d2f, phif, nf) if nf else np.zeros(0)
         loss_a = self.A.loss(d1a, d2a, phia, open_.size) if open_.size else np.zeros(0)
         pos_a = {int(j): k for k, j in enumerate(open_)}
-        cnt = self._cover_counts(t)
         add_cov = self._add_cover(cnt)
         drop_cov = self._drop_cover(cnt)
         closed = allowed & (t == 0)
@@ -306,7 +308,7 @@ class TwoTierSearch:
         # swaps within a tier
         if open_.size and closed.any():
             da = (
-                self.A.swap_delta(d1a, d2a, phia, open_.size)
+                self.A.swap_delta(d1a, d2a, phia, open_.size, gain=gain_a)
                 if self.A.n
                 else np.zeros((open_.size, self.m))
             )
@@ -338,7 +340,9 @@ class TwoTierSearch:
 
             if nf:
                 dfull = (
-                    self.F.swap_delta(d1f, d2f, phif, nf) if self.F.n else np.zeros((nf, self.m))
+                    self.F.swap_delta(d1f, d2f, phif, nf, gain=gain_f)
+                    if self.F.n
+                    else np.zeros((nf, self.m))
                 )
                 if nr:
                     # exchange tiers: full l becomes remote, remote k becomes full
