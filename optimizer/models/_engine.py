@@ -241,7 +241,7 @@ def solve_benders(
         logger.debug("%s: purged %d slack cuts", prob.name, purged)
         if rc is not None:
             fixed += reduced_cost_fixing(master, ints, rc, x_lp=x_lp, lb=lb, ub=ub)
-            if reduce and best_x is not None:
+            if reduce:
                 lp = master.h.getLp()
                 red = restrict(prob, np.asarray(lp.col_lower_)[:nb], np.asarray(lp.col_upper_)[:nb])
                 start_sub = red.shrink(best_x) if red is not None else None

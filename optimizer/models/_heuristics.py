@@ -78,13 +78,6 @@ class Flow:
         rows = np.arange(n)
         return sub[rows, first], sub[rows, second], first.astype(np.int64)
 
-    def value(self, open_cols: NDArray[np.int64]) -> float:
-        """Weighted nearest-open cost (penalised)."""
-        if self.n == 0:
-            return 0.0
-        d1, _, _ = self.state(open_cols)
-        return float(self.w @ d1)
-
     def gain(self, d1: NDArray[np.float64]) -> NDArray[np.float64]:
         """Return the saving of opening each site."""
         if self.n == 0:

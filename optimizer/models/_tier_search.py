@@ -63,17 +63,6 @@ class TwoTierSearch:
 
     # evaluation ------------------------------------------------------------------------
 
-    def objective(self, t: NDArray[np.int64]) -> float:
-        """Penalised objective of state ``t``."""
-        full = np.nonzero(t == 1)[0]
-        open_ = np.nonzero(t > 0)[0]
-        val = self.F.value(full) + self.A.value(open_)
-        val += float(self.cf[t == 1].sum() + self.cr[t == 2].sum())
-        if self.pen.size:
-            cnt = self.N @ (t > 0)
-            val += float(self.pen[cnt < 0.5].sum())
-        return val
-
     def feasible(self, t: NDArray[np.int64]) -> bool:
         """Whether counts, budgets and required sites hold."""
         nf, nr = int((t == 1).sum()), int((t == 2).sum())
@@ -128,13 +117,7 @@ class TwoTierSearch:
             need = lo - int((t == tier).sum())
             if need > 0:
                 self._greedy(t, allowed, (tier,), need)
-        room = [
-            tier
-            for tier, (_, hi) in ((1, self.count_full), (2, self.count_remote))
-            if int((t == tier).sum()) < hi
-        ]
-        if room:
-            self._greedy(t, allowed, tuple(room), 2 * self.m, below=0.0)
+        self._greedy(t, allowed, (1, 2), 2 * self.m, below=0.0)
         return t
 
     def _greedy(
@@ -149,18 +132,21 @@ class TwoTierSearch:
         """Open up to ``need`` sites of ``tiers`` in ``t``, each the best addition (lazy greedy).
 
         Candidate ``k`` is site ``k % m`` in tier ``k // m + 1``; counts and
-        budgets are kept. With ``below``, stop when no addition changes the
-        objective by less.
+        budgets are kept (a tier already at its maximum is not priced). With
+        ``below``, stop when no addition changes the objective by less.
         """
         m = self.m
+        most = {1: self.count_full[1], 2: self.count_remote[1]}
+        opened = {tier: int((t == tier).sum()) for tier in (1, 2)}
+        tiers = tuple(tier for tier in tiers if opened[tier] < most[tier])
+        if not tiers:
+            return  # no room in any tier: nothing to price
         d1a = self.A.state(np.nonzero(t > 0)[0])[0]
         d1f = self.F.state(np.nonzero(t == 1)[0])[0]
         cnt = self._cover_counts(t)
         costs = {1: self.cf, 2: self.cr}
         budget = {1: self.budget_full, 2: self.budget_remote}
-        most = {1: self.count_full[1], 2: self.count_remote[1]}
         spent = {tier: float(costs[tier][t == tier].sum()) for tier in (1, 2)}
-        opened = {tier: int((t == tier).sum()) for tier in (1, 2)}
         common = -self.A.gain(d1a) + self._add_cover(cnt)
         delta = np.full(2 * m, np.inf)
         closed = allowed & (t == 0)
@@ -247,7 +233,8 @@ class TwoTierSearch:
         d1f, d2f, phif = self.F.state(full)
         d1a, d2a, phia = self.A.state(open_)
         cnt = self._cover_counts(t)
-        base = float(self.F.w @ d1f + self.A.w @ d1a) + spent_f + spent_r  # objective(t)
+        # the penalised objective of t, which scales the tolerance of an improving move
+        base = float(self.F.w @ d1f + self.A.w @ d1a) + spent_f + spent_r
         if self.pen.size:
             base += float(self.pen[cnt < 0.5].sum())
         tol = 1e-10 * max(1.0, abs(base))
