@@ -80,6 +80,9 @@ out.paintedTiles = tiles.filter(c => {
   for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) { return true; } }
   return false;
 }).length;
+out.tiles = tiles.length;
+out.size = [map.getSize().x, map.getSize().y];
+out.zoom = map.getZoom();
 return out;
 """
 
@@ -143,14 +146,26 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def wait_for_map(browser, name: str) -> dict:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    last: list[object] = [None]
+
     def ready(d):
-        state = d.execute_script(STATE_JS, name)
+        state = last[0] = d.execute_script(STATE_JS, name)
         return state if state and state["paintedTiles"] > 0 else None
 
     # 120 s is a ceiling for a loaded machine, not a speed test
-    return WebDriverWait(browser, 120).until(ready)
+    try:
+        return WebDriverWait(browser, 120).until(ready)
+    except TimeoutException:
+        state = last[0]
+        seen = (
+            {k: state[k] for k in ("markers", "paintedTiles", "tiles", "size", "zoom")}
+            if state
+            else state
+        )
+        raise AssertionError(f"the map {name} was not drawn in 120 s; last state: {seen}") from None
 
 
 def severe(browser, *, allow: str | None = None) -> list[str]:
@@ -287,8 +302,8 @@ def test_inline_map_works_offline_without_tiles(driver, tmp_path):
     assert severe(driver, allow=TILE_HOST) == []  # only the basemap is missing
 
 
-@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
-def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
+def report_file(tmp_path: Path, lang: str) -> tuple[Path, object]:
+    """A report of the test layers, written to ``tmp_path``; returns it and its map."""
     from optimizer.maps import map_html
     from optimizer.report import report_html, write_report
 
@@ -309,7 +324,12 @@ def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
         map_page=map_html(m, assets="inline", asset_dir=VENDOR),
         lang=lang,
     )
-    path = write_report(tmp_path / "report.html", page)
+    return write_report(tmp_path / "report.html", page), m
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
+    path, m = report_file(tmp_path, lang)
     driver.get(path.as_uri())
     headings = driver.execute_script(
         "return Array.from(document.querySelectorAll('h2, table.headline th'))"
@@ -330,3 +350,29 @@ def test_report_opens_offline_in_each_language(driver, tmp_path, lang):
     assert driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     assert severe(driver) == []
+
+
+def test_report_map_laid_out_late_is_fitted_to_the_region(driver, tmp_path):
+    # A map whose frame has no size when it starts (here: hidden, then shown) must
+    # still open on the region, not on the whole world at zoom 0 with cells too
+    # small to paint.
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path, m = report_file(tmp_path, "en")
+    html = path.read_text(encoding="utf-8")
+    assert html.count('<iframe class="map"') == 1
+    path.write_text(html.replace('<iframe class="map"', '<iframe class="map" hidden'), "utf-8")
+    driver.get(path.as_uri())
+    frame = driver.find_element("css selector", "iframe.map")
+    driver.switch_to.frame(frame)
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script(f"return !!(window.{m.get_name()} || {{}})._snopt")
+    )
+    assert driver.execute_script(f"return {m.get_name()}.getContainer().clientWidth") == 0
+    driver.switch_to.default_content()
+    driver.execute_script("arguments[0].hidden = false", frame)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", frame)
+    driver.switch_to.frame(frame)
+    state = wait_for_map(driver, m.get_name())
+    assert state["zoom"] >= 6  # North Karelia fills the frame
+    assert state["paintedTiles"] > 0

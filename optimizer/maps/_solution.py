@@ -558,7 +558,8 @@ def map_solution(
             tiles=tiles,
             control_scale=True,
         )
-        m.fit_bounds([[south, west], [north, east]])
+        # fitted by map.js once the map has a size (a report's frame may get it later)
+        payload["fit"] = [[south, west], [north, east]]
     else:
         m.control_scale = True
     m.add_child(SolutionElement(payload))

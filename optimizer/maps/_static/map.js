@@ -458,6 +458,30 @@
       st.active = defaultLayer;
     }
     renderLegend(st);
+    if (data.fit) {
+      fitWhenSized(map, L.latLngBounds(data.fit));
+    }
+  }
+
+  /* A map fitted while its container has no size (a report's frame not laid out yet)
+     lands at zoom 0, the whole world: fit once the container has a size. */
+  function fitWhenSized(map, bounds) {
+    var box = map.getContainer();
+    function fit() {
+      map.invalidateSize();
+      map.fitBounds(bounds);
+    }
+    if (box.clientWidth > 0 && box.clientHeight > 0) {
+      fit();
+      return;
+    }
+    var watch = new ResizeObserver(function () {
+      if (box.clientWidth > 0 && box.clientHeight > 0) {
+        watch.disconnect();
+        fit();
+      }
+    });
+    watch.observe(box);
   }
 
   window.snopt = { draw: draw };
