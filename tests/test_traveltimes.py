@@ -1164,6 +1164,67 @@ class TestCarModel:
         )
         assert (parts["terminal"] > 0).all()
 
+    def test_edge_rules_hold_for_text_list_and_missing_edge_columns(self, tmp_path):
+        """The rules apply per distinct column value, whatever the column's type.
+
+        The graph as read back from a GeoPackage (Arrow text columns), with
+        text speeds, with ``highway`` lists (unhashable: an in-memory osmnx
+        graph) and with missing values, against the rules written out edge
+        by edge; parallel edges and a self-loop must not make a junction.
+        """
+        from optimizer.network import as_road_network, read_roads, write_roads
+
+        graph = car_test_graph()
+        graph.add_edge(
+            ("g", 0, 0),
+            ("g", 1, 0),
+            length=100.0,
+            travel_time=9.0,
+            highway="residential",
+            speed_kph=40.0,
+        )  # parallel to a grid edge
+        graph.add_edge(
+            ("g", 0, 4),
+            ("g", 0, 4),
+            length=5.0,
+            travel_time=1.0,
+            highway="residential",
+            speed_kph=40.0,
+        )  # self-loop at a corner
+        expected, _ = expected_car_weights(graph, CAR)
+        want = np.array([d["car_s"] for _, _, d in expected.edges(data=True)])
+        car = CarModel(**CAR)
+        roads = as_road_network(graph)
+        np.testing.assert_allclose(car.edge_seconds(roads), want, rtol=1e-12)
+
+        back = read_roads(write_roads(graph, tmp_path / "roads.gpkg"))
+        assert back.edge_attrs["highway"].dtype == object
+        np.testing.assert_allclose(car.edge_seconds(back), want, rtol=1e-12)
+
+        highway = roads.edge_attrs["highway"]
+        as_lists = np.empty(len(highway), dtype=object)
+        as_lists[:] = [[h, "residential"] for h in highway]
+        speeds = np.array([str(v) for v in roads.edge_attrs["speed_kph"]], dtype=object)
+        listed = dataclasses.replace(
+            roads, edge_attrs={**roads.edge_attrs, "highway": as_lists, "speed_kph": speeds}
+        )
+        np.testing.assert_allclose(car.edge_seconds(listed), want, rtol=1e-12)
+
+        # a missing class is a local road, a missing speed falls back to length / time
+        blank = np.empty(len(highway), dtype=object)
+        blank[:] = None
+        unknown = dataclasses.replace(
+            roads, edge_attrs={"highway": blank, "speed_kph": np.full(len(highway), np.nan)}
+        )
+        local = {n: "residential" for n in ("motorway", "trunk", "primary", "secondary")}
+        plain = graph.copy()
+        for _, _, data in plain.edges(data=True):
+            data["highway"] = local.get(data["highway"], "residential")
+            data["speed_kph"] = data["length"] / data["travel_time"] * 3.6
+        expected, _ = expected_car_weights(plain, CAR)
+        want = np.array([d["car_s"] for _, _, d in expected.edges(data=True)])
+        np.testing.assert_allclose(car.edge_seconds(unknown), want, rtol=1e-12)
+
     def test_realistic_driving_is_slower_than_posted_speeds(self):
         graph = car_test_graph()
         dests = node_points(graph, [("r", 2), ("g", 1, 1)], "s")

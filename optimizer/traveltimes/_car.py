@@ -42,7 +42,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -383,7 +383,10 @@ def _posted_kph(roads: RoadNetwork) -> NDArray[np.float64]:
         derived = roads.length / roads.travel_time * 3.6
     column = roads.edge_attrs.get("speed_kph")
     if column is not None:
-        given = np.array([_number(v) for v in column], dtype=np.float64)
+        if column.dtype.kind in "fiu":
+            given = column.astype(np.float64)
+        else:
+            given = _per_value(column, _number, np.float64)
         derived = np.where(np.isfinite(given) & (given > 0), given, derived)
     return np.where(np.isfinite(derived) & (derived > 0), derived, 1.0)
 
@@ -393,6 +396,23 @@ def _number(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _per_value(column: NDArray[Any], rule: Callable[[Any], Any], dtype: Any) -> NDArray[Any]:
+    """Apply ``rule`` once per distinct value of an edge column (a few dozen, not millions)."""
+    import pandas as pd
+
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    except TypeError:  # unhashable values (lists, from an in-memory osmnx graph)
+        return np.array([rule(value) for value in column], dtype=dtype)
+    return np.array([rule(value) for value in uniques], dtype=dtype)[codes]
+
+
+def _group_of(value: Any) -> str:
+    if isinstance(value, list | tuple | np.ndarray):
+        value = value[0] if len(value) else None
+    return _GROUPS.get(str(value), "local")
 
 
 def road_groups(roads: RoadNetwork) -> NDArray[np.str_]:
@@ -405,20 +425,19 @@ def road_groups(roads: RoadNetwork) -> NDArray[np.str_]:
     column = roads.edge_attrs.get("highway")
     if column is None:
         return np.full(roads.number_of_edges(), "local")
-    out = []
-    for value in column:
-        if isinstance(value, list | tuple | np.ndarray):
-            value = value[0] if len(value) else None
-        out.append(_GROUPS.get(str(value), "local"))
-    return np.array(out)
+    return _per_value(column, _group_of, np.str_)
 
 
 def junction_nodes(roads: RoadNetwork) -> NDArray[np.bool_]:
     """Tell which nodes are junctions: three or more distinct neighbours, either direction."""
+    import scipy.sparse as sp
+
     n = roads.number_of_nodes()
     a = np.concatenate([roads.u, roads.v])
     b = np.concatenate([roads.v, roads.u])
     keep = a != b
-    pairs = np.unique(a[keep] * n + b[keep])
-    degree = np.bincount(pairs // n, minlength=n)
-    return degree >= 3
+    neighbours = sp.csr_array(
+        (np.ones(int(keep.sum()), dtype=np.int8), (a[keep], b[keep])), shape=(n, n)
+    )
+    neighbours.sum_duplicates()  # one stored entry per distinct neighbour
+    return np.diff(neighbours.indptr) >= 3

@@ -97,15 +97,16 @@ def build_csr(
     n: int,
 ) -> Csr:
     """CSR of edges ``rows -> cols`` (distinct pairs) with their seconds and metres."""
-    order = np.lexsort((cols, rows))
-    rows, cols = rows[order], cols[order]
+    keys = rows * n + cols
+    order = np.argsort(keys, kind="stable")  # linear when the edges come sorted already
+    rows, cols, keys = rows[order], cols[order], keys[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     index_dtype = np.int32 if n < 2**31 and len(cols) < 2**31 else np.int64
     matrix = sp.csr_array(
         (seconds[order], cols.astype(index_dtype), indptr.astype(index_dtype)), shape=(n, n)
     )
-    return Csr(matrix=matrix, keys=rows * n + cols, lengths=metres[order])
+    return Csr(matrix=matrix, keys=keys, lengths=metres[order])
 
 
 class Routing:

@@ -93,7 +93,10 @@ class RoadIndex(Routing):
             raise NetworkError("edge weights must be finite seconds >= 0, one per edge")
         rows, cols, metres = net.u, net.v, net.length
         # parallel edges: keep the fastest, then the shortest of equally fast ones
-        order = np.lexsort((metres, weights, cols, rows))
+        keys = rows * n + cols
+        order = np.argsort(keys, kind="stable")
+        if (np.diff(keys[order]) == 0).any():  # only then do the ties need the slow sort
+            order = np.lexsort((metres, weights, keys))
         rows, cols, weights, metres = rows[order], cols[order], weights[order], metres[order]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
