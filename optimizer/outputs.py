@@ -173,6 +173,7 @@ def _write_layer(frame: gpd.GeoDataFrame, path: Path, layer: str, *, append: boo
             layer=layer,
             driver="GPKG",
             append=append,
+            use_arrow=True,
             layer_options={"DESCRIPTION": _LAYER_DESCRIPTIONS[layer]},
         )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:

@@ -337,6 +337,24 @@ def test_group_rows_with_no_allowed_column():
     assert group_rows(np.zeros((0, 0))).n_groups == 0
 
 
+def test_group_rows_merges_exactly_the_bitwise_identical_rows():
+    """Rows merge iff their bytes are equal: -0.0 is not 0.0, inf rows merge."""
+    from optimizer.models._inputs import group_rows
+
+    rng = np.random.default_rng(11)
+    cost = rng.integers(0, 3, size=(400, 4)).astype(float)
+    cost[[3, 9, 17]] = -0.0  # bitwise unlike the all-zero rows
+    cost[[4, 8]] = np.inf
+    rg = group_rows(cost)
+    keys = [row.tobytes() for row in cost]
+    assert rg.n_groups == len(set(keys)) < 400
+    for i, key in enumerate(keys):
+        assert keys[rg.rep[rg.inverse[i]]] == key
+    zero = keys.index(np.zeros(4).tobytes())  # a row of +0.0
+    assert rg.inverse[3] == rg.inverse[9] == rg.inverse[17] != rg.inverse[zero]
+    assert rg.inverse[4] == rg.inverse[8]
+
+
 def test_two_tier_with_counts_matches_a_fresh_model():
     """Reusing the count-free setup for new counts gives the fresh model's optimum."""
     from optimizer.models import TwoTier

@@ -260,8 +260,16 @@ def network_figures(
     tw, n = self.travel_weight, self.n_demand
     open_all = np.sort(np.r_[full, remote]).astype(np.int64)
     tier_of = {int(j): "full" for j in full} | {int(j): "remote" for j in remote}
-    a_full, _ = nearest_open(self.cost, full)
-    a_any, d_any = nearest_open(self.cost, open_all)
+    found: dict[bytes, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+
+    def nearest(cols: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        key = np.unique(cols).astype(np.int64).tobytes()  # agencies often share desk sets
+        if key not in found:
+            found[key] = nearest_open(self.cost, cols)
+        return found[key]
+
+    a_full, _ = nearest(full)
+    a_any, d_any = nearest(open_all)
     er = self.visits_remote.sum(axis=0)
     travel_remote = tw * float(er[er > 0] @ d_any[er > 0]) if (er > 0).any() else 0.0
     travel_in = 0.0
@@ -273,7 +281,7 @@ def network_figures(
         v = self.visits_in_person[a]
         pos = v > 0
         if shares is None:
-            asg, dist = nearest_open(self.cost, desks[a])
+            asg, dist = nearest(desks[a])
             travel_in += tw * float(v[pos] @ dist[pos]) if pos.any() else 0.0
             per = np.bincount(np.maximum(asg[pos], 0), weights=v[pos], minlength=self.n_sites)
             assign[a, pos] = asg[pos]
@@ -289,11 +297,7 @@ def network_figures(
             desk_fte[(name, int(jj))] = float(per[jj]) / float(self.visits_per_fte[a])
         t_a = self.access_minutes[a]
         if math.isfinite(t_a) and self.access == "soft" and pos.any():
-            reach = (
-                (self.cost[:, desks[a]] <= t_a).any(axis=1)
-                if desks[a].size
-                else np.zeros(n, dtype=bool)
-            )
+            reach = nearest(desks[a])[1] <= t_a  # some desk within t_a: the nearest one is
             penalty += float(self.access_penalty[a] * v[pos & ~reach].sum())
     pool = {
         name: float(self.visits_remote[a].sum() / self.visits_per_fte[a])
