@@ -1175,22 +1175,10 @@ class TestCarModel:
         from optimizer.network import as_road_network, read_roads, write_roads
 
         graph = car_test_graph()
-        graph.add_edge(
-            ("g", 0, 0),
-            ("g", 1, 0),
-            length=100.0,
-            travel_time=9.0,
-            highway="residential",
-            speed_kph=40.0,
-        )  # parallel to a grid edge
-        graph.add_edge(
-            ("g", 0, 4),
-            ("g", 0, 4),
-            length=5.0,
-            travel_time=1.0,
-            highway="residential",
-            speed_kph=40.0,
-        )  # self-loop at a corner
+        street = {"highway": "residential", "speed_kph": 40.0}
+        graph.add_edge(("g", 0, 0), ("g", 1, 0), length=100.0, travel_time=9.0, **street)
+        graph.add_edge(("g", 0, 4), ("g", 0, 4), length=5.0, travel_time=1.0, **street)
+        # the first is parallel to a grid edge, the second a self-loop at a corner
         expected, _ = expected_car_weights(graph, CAR)
         want = np.array([d["car_s"] for _, _, d in expected.edges(data=True)])
         car = CarModel(**CAR)
