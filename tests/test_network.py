@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pyrosm
 import pytest
 import shapely
@@ -279,6 +280,19 @@ class TestFiles:
         oneway = [d["oneway"] for *_, d in back.edges(data=True)]
         assert set(oneway) == {True, False}
         validate_roads(back, source=str(path))
+
+    def test_gpkg_with_no_edges_keeps_its_types(self, tmp_path):
+        """An empty edges layer reads as empty typed arrays, and validation names the fault."""
+        from optimizer.network import read_roads, write_roads
+
+        graph = nx.MultiDiGraph(crs="EPSG:3067")
+        graph.add_node(1, x=0.0, y=0.0)
+        graph.add_node(2, x=100.0, y=0.0)
+        back = read_roads(write_roads(graph, tmp_path / "roads.gpkg"), geometry=True)
+        assert back.number_of_nodes() == 2 and back.number_of_edges() == 0
+        assert back.u.dtype == np.int64 and back.length.dtype == np.float64
+        with pytest.raises(NetworkError, match="edge"):
+            validate_roads(back, source="roads.gpkg")
 
     def test_network_from_file_dispatch(self, kotka, tmp_path):
         network_to_graphml(kotka, tmp_path / "r.graphml")

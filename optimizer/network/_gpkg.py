@@ -239,23 +239,19 @@ def _read_layer(
     """
     from pyogrio import raw
 
-    parts: list[list[NDArray[Any]]] = [[] for _ in columns]
-    wkb_parts: list[NDArray[Any]] = []
     with raw.open_arrow(
         path, layer=layer, columns=columns, read_geometry=geometry, use_pyarrow=True
     ) as (meta, reader):
-        geometry_name = str(meta.get("geometry_name") or "wkb_geometry")
+        names = list(columns)
+        if geometry:
+            names.append(str(meta.get("geometry_name") or "wkb_geometry"))
+        empty = reader.schema.empty_table()  # an empty layer keeps its column types
+        parts = [[_arrow_values(empty.column(name))] for name in names]
         for batch in reader:
-            for part, name in zip(parts, columns, strict=True):
+            for part, name in zip(parts, names, strict=True):
                 part.append(_arrow_values(batch.column(name)))
-            if geometry:
-                wkb_parts.append(batch.column(geometry_name).to_numpy(zero_copy_only=False))
-    data = [_joined(part) for part in parts]
-    return meta, _joined(wkb_parts) if geometry else None, data
-
-
-def _joined(parts: list[NDArray[Any]]) -> NDArray[Any]:
-    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    data = [np.concatenate(part) for part in parts]
+    return meta, data.pop() if geometry else None, data
 
 
 def _arrow_values(column: Any) -> NDArray[Any]:
@@ -264,6 +260,8 @@ def _arrow_values(column: Any) -> NDArray[Any]:
 
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return np.array(column.to_numpy(zero_copy_only=False))  # a copy, not a view of GDAL's
+    if len(column) == 0:
+        return np.empty(0, dtype=object)
     encoded = column.dictionary_encode()
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     texts = np.empty(len(encoded.dictionary) + 1, dtype=object)
