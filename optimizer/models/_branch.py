@@ -21,9 +21,11 @@ the tree itself, on the live LP master:
   most fractional alone, 1.25x on pmed36;
 * nodes are taken depth first (the heuristics usually find the optimum at
   the root, so the order does not change the tree that proves it, and diving
-  keeps the dual simplex warm); the smallest bound of the open and pruned
-  nodes is a valid global lower bound, also when the time limit stops the
-  search.
+  keeps the dual simplex warm), the child that closes the branching site
+  before the one that opens it (pmed36: 301 nodes in 12.0 s against 267 in
+  14.1 s the other way round; the 40 OR-Library instances 1.06x faster in
+  all); the smallest bound of the open and pruned nodes is a valid global
+  lower bound, also when the time limit stops the search.
 
 The cuts of every node stay in the master: they are valid everywhere.
 """
@@ -214,7 +216,7 @@ def branch_and_bound(
         order = cand[np.lexsort((-xi[cand], -frac[cand]))]
         k = int(order[pseudo.choose(ints[order], xi[order])])
         col = int(ints[k])
-        for side in (0.0, 1.0):  # the last one pushed is processed next
+        for side in (1.0, 0.0):  # the last one pushed, closing the site, is processed next
             child = dict(fixes)
             child[col] = side
             moved = float(xi[k]) if side == 0.0 else float(1.0 - xi[k])
