@@ -1197,6 +1197,12 @@ class TestCarModel:
             roads, edge_attrs={**roads.edge_attrs, "highway": as_lists, "speed_kph": speeds}
         )
         np.testing.assert_allclose(car.edge_seconds(listed), want, rtol=1e-12)
+        as_graph = graph.copy()  # lists written to a GeoPackage come back as their text
+        for _, _, data in as_graph.edges(data=True):
+            data["highway"] = [data["highway"], "residential"]
+        stored = read_roads(write_roads(as_graph, tmp_path / "lists.gpkg"))
+        assert stored.edge_attrs["highway"][0].startswith("[")
+        np.testing.assert_allclose(car.edge_seconds(stored), want, rtol=1e-12)
 
         # a missing class is a local road, a missing speed falls back to length / time
         blank = np.empty(len(highway), dtype=object)

@@ -41,6 +41,8 @@ References
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -410,6 +412,9 @@ def _per_value(column: NDArray[Any], rule: Callable[[Any], Any], dtype: Any) -> 
 
 
 def _group_of(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        with contextlib.suppress(SyntaxError, ValueError):  # a list as a GeoPackage stores it
+            value = ast.literal_eval(value)
     if isinstance(value, list | tuple | np.ndarray):
         value = value[0] if len(value) else None
     return _GROUPS.get(str(value), "local")
@@ -420,7 +425,8 @@ def road_groups(roads: RoadNetwork) -> NDArray[np.str_]:
 
     ``motorway`` (motorway and its links), ``main`` (trunk, primary),
     ``collector`` (secondary, tertiary) or ``local`` (any other class). An
-    edge whose ``highway`` is a list takes the group of its first class.
+    edge whose ``highway`` is a list (or a list's text, as a GeoPackage stores
+    it: ``"['primary', 'residential']"``) takes the group of its first class.
     """
     column = roads.edge_attrs.get("highway")
     if column is None:
