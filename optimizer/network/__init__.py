@@ -12,6 +12,8 @@ Where things are
 - :func:`read_roads` and :func:`write_roads`: GeoPackage files (layers
   ``nodes`` and ``edges``, OSMnx's layout) read and written with pyogrio,
   straight to and from arrays (no OSMnx, no networkx). Region bundles use them.
+  :func:`restore_value` turns an attribute's stored text back into its list or
+  boolean.
 - :func:`validate_roads`: the one road contract, checked once when a graph
   enters the package (see its docstring for the rules).
 - :func:`add_travel_times` and :func:`parse_maxspeed`: posted speeds from OSM
@@ -39,6 +41,7 @@ from optimizer.network._gpkg import (
     network_from_gpkg,
     network_to_gpkg,
     read_roads,
+    restore_value,
     write_roads,
 )
 from optimizer.network._model import RoadNetwork, as_road_network
@@ -78,6 +81,7 @@ __all__ = [
     "network_to_gpkg",
     "parse_maxspeed",
     "read_roads",
+    "restore_value",
     "road_coverage",
     "validate_roads",
     "validated_network",

@@ -34,6 +34,7 @@ __all__ = [
     "network_from_gpkg",
     "network_to_gpkg",
     "read_roads",
+    "restore_value",
     "write_roads",
 ]
 
@@ -323,8 +324,20 @@ def _positions(
     return pos.astype(np.int64)
 
 
-def _restore_value(value: Any) -> Any:
-    """Undo the stringification of a GeoPackage round trip: empties, booleans, lists."""
+def restore_value(value: Any) -> Any:
+    """Undo the stringification of a GeoPackage round trip: empties, booleans, lists.
+
+    Parameters
+    ----------
+    value
+        One edge attribute as read back (``"['primary', 'residential']"``,
+        ``"True"``, ``""``, ...).
+
+    Returns
+    -------
+    object
+        The list, boolean or ``None`` it stands for; anything else unchanged.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
         return None
     if isinstance(value, str):
@@ -479,7 +492,7 @@ def network_from_gpkg(path: str | os.PathLike[str]) -> nx.MultiDiGraph:
         for attr in list(data):
             if attr in ("length", "travel_time"):
                 continue
-            value = _restore_value(data[attr])
+            value = restore_value(data[attr])
             if value is None:
                 del data[attr]
             else:

@@ -41,8 +41,6 @@ References
 
 from __future__ import annotations
 
-import ast
-import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -412,9 +410,10 @@ def _per_value(column: NDArray[Any], rule: Callable[[Any], Any], dtype: Any) -> 
 
 
 def _group_of(value: Any) -> str:
-    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
-        with contextlib.suppress(SyntaxError, ValueError):  # a list as a GeoPackage stores it
-            value = ast.literal_eval(value)
+    from optimizer.network import restore_value
+
+    if isinstance(value, str):
+        value = restore_value(value)  # e.g. a list as a GeoPackage stores it
     if isinstance(value, list | tuple | np.ndarray):
         value = value[0] if len(value) else None
     return _GROUPS.get(str(value), "local")
