@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import logging
 import math
+import multiprocessing
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,7 +33,13 @@ from optimizer.traveltimes import (
     travel_time_matrix,
 )
 from optimizer.traveltimes._csr import CostQuery
-from optimizer.traveltimes._paths import PARALLEL_MIN_WORK, network_costs, resolve_workers
+from optimizer.traveltimes._paths import (
+    PARALLEL_MIN_WORK,
+    available_cores,
+    network_costs,
+    query_threads,
+    resolve_workers,
+)
 
 CRS = "EPSG:3067"
 TOL_S = 1e-6  # seconds: agreement with networkx asked for by the issue
@@ -551,6 +558,23 @@ class TestWorkers:
                 two[0] / 60.0,
                 two[1] / 1000.0,
             )
+
+    def test_a_daemonic_process_neither_forks_nor_starts_threads(self):
+        # a Dask worker is daemonic: its pool already spreads the work over the cores
+        def report(queue):
+            queue.put(
+                (resolve_workers(2, n_sources=12, n_nodes=81, legs=1, min_work=0), query_threads())
+            )
+
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=report, args=(queue,), daemon=True)
+        child.start()
+        in_daemon = queue.get(timeout=60)
+        child.join(timeout=60)
+        assert in_daemon == (1, 1)
+        assert query_threads() == available_cores()
+        assert resolve_workers(2, n_sources=12, n_nodes=81, legs=1, min_work=0) == 2
 
     def test_matrix_with_two_workers_equals_one_worker(self, caplog):
         # 40 x 40 grid, 1,000 origin and 700 destination nodes: 700 sources x 1,600 nodes

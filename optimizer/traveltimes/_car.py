@@ -51,6 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError
+from optimizer.traveltimes._paths import query_threads
 
 if TYPE_CHECKING:
     from optimizer.network import RoadNetwork
@@ -276,7 +277,9 @@ class CarModel:
         if len(xy) == 0:
             return np.empty(0, dtype=np.int64)
         tree = cKDTree(np.column_stack([roads.x, roads.y]))
-        counts = tree.query_ball_point(xy, self.context_radius_m, return_length=True)
+        counts = tree.query_ball_point(
+            xy, self.context_radius_m, return_length=True, workers=query_threads()
+        )
         return np.asarray(counts, dtype=np.int64)
 
     def zones(self, counts: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -183,8 +183,9 @@ def travel_time_matrix(
     dest_extra_min = np.zeros(len(dest_ids))
     extra: dict[str, NDArray[Any]] = {}
     if car is not None:
-        origin_zone = car.zones(car.node_counts(index.roads, origin_xy))
-        dest_zone = car.zones(car.node_counts(index.roads, dest_xy))
+        # one tree and one query for both point sets
+        zone = car.zones(car.node_counts(index.roads, np.concatenate([origin_xy, dest_xy])))
+        origin_zone, dest_zone = zone[: len(origin_xy)], zone[len(origin_xy) :]
         origin_extra_min = car.terminal_minutes(origin_zone, start="to" in legs, end="from" in legs)
         dest_extra_min = car.terminal_minutes(dest_zone, start="from" in legs, end="to" in legs)
         extra = {

@@ -55,6 +55,15 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def query_threads() -> int:
+    """Threads for a C-level parallel query (e.g. ``cKDTree``): every core, one in a daemon.
+
+    A daemonic process is a worker of a pool (e.g. Dask) that already spreads
+    its work over the cores, so it does not start threads of its own.
+    """
+    return 1 if multiprocessing.current_process().daemon else available_cores()
+
+
 def resolve_workers(
     workers: int | None,
     *,
