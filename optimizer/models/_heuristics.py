@@ -39,13 +39,15 @@ def finite_big(cost: NDArray[np.float64], w: NDArray[np.float64]) -> float:
     return (float(w.sum()) * (maxfin + 1.0) + 1.0) / wmin
 
 
-def penalised(cost: NDArray[np.float64], big: float) -> NDArray[np.float64]:
-    """Copy of ``cost`` with ``inf`` replaced by ``big``."""
-    return np.where(np.isfinite(cost), cost, big)
-
-
 class Flow:
-    """Nearest/second-nearest bookkeeping of one weighted flow over an open set."""
+    """Nearest/second-nearest bookkeeping of one weighted flow over an open set.
+
+    The costs ``C`` are stored column by column (Fortran order): the lazy
+    greedy and the site updates read one site's column at a time, and the
+    open sites' columns are gathered for :meth:`state`. Measured on a
+    65,000 x 307 matrix against row order: a column's saving 5-7x faster,
+    :meth:`gain` and :meth:`state` 1.3-3x, :meth:`swap_delta` the same.
+    """
 
     def __init__(
         self, cost: NDArray[np.float64], w: NDArray[np.float64], big: float | None = None
@@ -53,7 +55,8 @@ class Flow:
         if big is None:
             big = finite_big(cost, w)
         keep = w > 0
-        self.C = penalised(cost[keep], big)
+        self.C = np.asfortranarray(cost[keep])
+        self.C[~np.isfinite(self.C)] = big  # unreachable pairs cost the penalty
         self.w = w[keep]
         self.big = big
         self.n, self.m = self.C.shape
