@@ -18,6 +18,8 @@ from optimizer.errors import InfeasibleError
 from optimizer.models import AgencyTwoTier, TwoTier
 from optimizer.models import _heuristics as heuristics
 from optimizer.models._heuristics import Flow, greedy_add, local_search
+from optimizer.models._levels import RowSorts
+from optimizer.models._problem import Block
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "optimizer" / "models"
 
@@ -205,3 +207,26 @@ def test_lazy_greedy_picks_what_the_eager_greedy_picks() -> None:
         ]
         eager.append(int(np.argmin(values)))
     assert got.tolist() == eager
+
+
+def test_distance_blocks_over_one_matrix_share_the_sort_of_the_rows_they_keep() -> None:
+    rng = np.random.default_rng(3)
+    cost = rng.uniform(1.0, 50.0, (12, 5))
+    w = rng.uniform(1.0, 3.0, 12)
+    cols, none = [np.arange(5)], np.zeros(5, dtype=bool)
+    sorts = RowSorts(cost)
+    first = Block(cost, w, cols, none, 1, "first", sorts=sorts)
+    second = Block(cost, 2 * w, cols, none, 1, "second", sorts=sorts)
+    assert first.sr is second.sr and first.cost is cost  # one sort, no copy of the rows
+    fewer = w.copy()
+    fewer[[2, 7]] = 0.0
+    part = Block(cost, fewer, cols, none, 1, "part", sorts=sorts)
+    alone = Block(cost, fewer, cols, none, 1, "alone")
+    assert part.sr is not first.sr and part.n_rows == alone.n_rows == 10
+    np.testing.assert_array_equal(part.cost, cost[fewer > 0])
+    np.testing.assert_array_equal(part.sr.order, alone.sr.order)
+    np.testing.assert_array_equal(part.sr.ds, np.sort(cost[fewer > 0], axis=1))
+    # the two tiers of the two-tier model keep the same rows here: one sort for both
+    blocks = TwoTier(cost, w_full=w, w_remote=w, n_full=(1, 2), n_remote=(0, 2))._problem().blocks
+    assert [b.name for b in blocks] == ["full", "any"]
+    assert blocks[0].sr is blocks[1].sr

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.models._agency import greedy_desks
+from optimizer.models._levels import RowSorts
 from optimizer.models._milp import MilpBuilder
 from optimizer.models._problem import Block, DistanceProblem
 
@@ -133,12 +134,13 @@ def agency_problem(model: Any) -> tuple[DistanceProblem, AgencyLayout]:
     const = tw * float(((model.visits_in_person + model.visits_remote).sum(0) * rg.offset).sum())
     b.offset = const + model.staff_total
     base = b.build()
-    blocks = [Block(crows, wr, [f, r], req_f | req_r, min_any, "any")]
+    sorts = RowSorts(crows)  # the blocks share the sort of the rows they keep
+    blocks = [Block(crows, wr, [f, r], req_f | req_r, min_any, "any", sorts=sorts)]
     if not model.capacitated:
         for a in range(k):
             forced = req_f if model.every[a] else np.zeros(ma, dtype=bool)
             lo = max(int(model.desk_lo[a]), lo_f if model.every[a] else 0)
-            blocks.append(Block(crows, wf[a], [d[a]], forced, lo, f"desk{a}"))
+            blocks.append(Block(crows, wf[a], [d[a]], forced, lo, f"desk{a}", sorts=sorts))
     search = None
     if not model.capacitated:
         search = model._tier_search(crows, wf.sum(axis=0), wr, ((lo_f, hi_f), (lo_r, hi_r)))

@@ -38,7 +38,7 @@ class SortedRows:
 
     def __init__(self, cost: NDArray[np.float64]) -> None:
         self.cost = cost
-        self.order = np.argsort(cost, axis=1, kind="stable").astype(np.int64)
+        self.order = np.argsort(cost, axis=1, kind="stable").astype(np.int64, copy=False)
         self.ds = np.take_along_axis(cost, self.order, axis=1)
         self.n, self.m = cost.shape
 
@@ -48,6 +48,28 @@ class SortedRows:
         nxt[:, :-1] = self.ds[:, 1:]
         nxt[:, -1] = np.inf
         return nxt
+
+
+class RowSorts:
+    """The :class:`SortedRows` of one cost matrix, made once per distinct set of kept rows.
+
+    Distance blocks over one matrix (the tiers of the two-tier model, the
+    agencies' desks) usually keep the same rows; they then share one sort and
+    one copy of the rows instead of holding one each.
+    """
+
+    def __init__(self, cost: NDArray[np.float64]) -> None:
+        self.cost = cost
+        self._made: list[tuple[NDArray[np.bool_], SortedRows]] = []
+
+    def of(self, keep: NDArray[np.bool_]) -> SortedRows:
+        """Return the sorted rows that ``keep`` selects."""
+        for kept, rows in self._made:
+            if np.array_equal(kept, keep):
+                return rows
+        rows = SortedRows(np.ascontiguousarray(self.cost if keep.all() else self.cost[keep]))
+        self._made.append((keep, rows))
+        return rows
 
 
 @dataclass

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer.models._levels import SortedRows
+from optimizer.models._levels import RowSorts, SortedRows
 from optimizer.models._milp import Milp
 
 __all__: list[str] = []
@@ -24,7 +24,12 @@ __all__: list[str] = []
 
 @dataclass
 class Block:
-    """One distance block: rows of a cost matrix, weights, and the open-site columns."""
+    """One distance block: rows of a cost matrix, weights, and the open-site columns.
+
+    Only the rows of positive weight are kept. Blocks over one cost matrix
+    pass its :class:`RowSorts` as ``sorts``: blocks that keep the same rows
+    then share one sort and one copy of them.
+    """
 
     cost: NDArray[np.float64]
     w: NDArray[np.float64]
@@ -32,13 +37,18 @@ class Block:
     forced: NDArray[np.bool_]
     min_open: int
     name: str
+    _: KW_ONLY
+    sorts: InitVar[RowSorts | None] = None
     sr: SortedRows = field(init=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, sorts: RowSorts | None) -> None:
         keep = self.w > 0
-        self.cost = np.ascontiguousarray(self.cost[keep])
-        self.w = self.w[keep]
-        self.sr = SortedRows(self.cost)
+        if sorts is None:
+            sorts = RowSorts(self.cost)
+        elif sorts.cost is not self.cost:
+            raise ValueError("sorts must be the RowSorts of this block's cost")
+        self.sr = sorts.of(keep)
+        self.cost, self.w = self.sr.cost, self.w[keep]
 
     @property
     def n_rows(self) -> int:

@@ -21,6 +21,7 @@ from optimizer.models._inputs import (
     group_rows,
     site_names,
 )
+from optimizer.models._levels import RowSorts
 from optimizer.models._milp import MilpBuilder
 from optimizer.models._problem import Block, DistanceProblem
 from optimizer.models._tiers import Count, TieredModel, count_range
@@ -436,9 +437,10 @@ class TwoTier(TieredModel):
                 b.add_rows(np.r_[gi, gi], np.r_[f[sj], r[sj]], 1.0, k, lb=1.0)
         b.offset = const
         base = b.build()
+        sorts = RowSorts(crows)  # the blocks share the sort of the rows they keep
         blocks = [
-            Block(crows, wf, [f], req_f, lo_f, "full"),
-            Block(crows, wr, [f, r], req_f | req_r, min_any, "any"),
+            Block(crows, wf, [f], req_f, lo_f, "full", sorts=sorts),
+            Block(crows, wr, [f, r], req_f | req_r, min_any, "any", sorts=sorts),
         ]
         search = self._tier_search(crows, wf, wr, ((lo_f, hi_f), (lo_r, hi_r)))
         nb = base.n_cols
